@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// CpuDevice: host memory and the Eigen/OpenMP kernel set. Kernels are free functions in
+// namespace prefopt::cpu taking the device first (found by ADL from the model), then outputs,
+// inputs and sizes, llm.c's order. Backward kernels state per output whether they write (=) or
+// accumulate (+=); parameter gradients always accumulate.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "prefopt/core/config.hpp"
+#include "prefopt/core/types.hpp"
+
+namespace prefopt::cpu {
+
+/// Contiguous host storage aligned for Eigen's widest packets (64 bytes with AVX-512).
+template <class T>
+using AlignedVector = std::vector<T, Eigen::aligned_allocator<T>>;
+
+struct CpuDevice {
+  static constexpr const char* name = "cpu";
+  static constexpr bool host_accessible = true;  // kernels and tests may read buffers directly
+  template <class T>
+  using vector = AlignedVector<T>;
+
+  void synchronize() const noexcept {}
+
+  template <class T>
+  void copy_to_host(const T* src, index_t n, T* dst) const {
+    if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
+  }
+  template <class T>
+  void copy_from_host(const T* src, index_t n, T* dst) const {
+    if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
+  }
+};
+
+// Row-major Eigen views over raw buffers; every matrix in prefopt is row-major like PyTorch's.
+template <class S>
+using RowMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class S>
+using MatrixMap = Eigen::Map<RowMatrix<S>>;
+template <class S>
+using ConstMatrixMap = Eigen::Map<const RowMatrix<S>>;
+template <class S>
+using StridedMap = Eigen::Map<RowMatrix<S>, 0, Eigen::OuterStride<>>;
+template <class S>
+using ConstStridedMap = Eigen::Map<const RowMatrix<S>, 0, Eigen::OuterStride<>>;
+template <class S>
+using ArrayMap = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
+template <class S>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>;
+
+/// dst[0:n] = value.
+template <class S>
+void fill(const CpuDevice&, S* dst, index_t n, S value) {
+  std::fill(dst, dst + n, value);
+}
+
+/// out (rows, width) = inp[index[r], :] for r < rows.
+template <class S>
+void gather_rows(const CpuDevice&, S* out, const S* inp, const index_t* index, index_t rows,
+                 index_t width) {
+  PREFOPT_OMP(omp parallel for schedule(static))
+  for (index_t r = 0; r < rows; ++r)
+    std::memcpy(out + r * width, inp + index[r] * width, static_cast<std::size_t>(width) * sizeof(S));
+}
+
+/// out[index[r], :] += inp[r, :] for r < rows (+=). Indices must be distinct, which makes the
+/// rows independent and the result deterministic under any thread count.
+template <class S>
+void scatter_add_rows(const CpuDevice&, S* out, const S* inp, const index_t* index, index_t rows,
+                      index_t width) {
+  PREFOPT_OMP(omp parallel for schedule(static))
+  for (index_t r = 0; r < rows; ++r) {
+    S* o = out + index[r] * width;
+    const S* x = inp + r * width;
+    for (index_t c = 0; c < width; ++c) o[c] += x[c];
+  }
+}
+
+}  // namespace prefopt::cpu

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+// Every CPU kernel's backward against central finite differences (double), with the probe loss
+// L = sum_i w_i * out_i for fixed random w, and the float kernels against the double ones.
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "prefopt/device/cpu.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace prefopt;
+using prefopt::test::check_gradient;
+using prefopt::test::dot;
+using prefopt::test::random_vector;
+using Vec = std::vector<double>;
+
+namespace {
+const CpuDevice dev{};
+
+std::vector<float> to_float(const Vec& v) { return std::vector<float>(v.begin(), v.end()); }
+
+// Accumulating outputs must add to what is there: start them from `prior` and return the delta.
+Vec minus(const Vec& after, const Vec& prior) {
+  Vec d(after.size());
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = after[i] - prior[i];
+  return d;
+}
+}  // namespace
+
+TEST_CASE("matmul backward matches central differences", "[device][cpu][grad]") {
+  const index_t rows = 5, in = 7, out = 6;
+  for (WeightLayout layout : {WeightLayout::in_out, WeightLayout::out_in}) {
+    Vec x = random_vector(rows * in, 1), w = random_vector(in * out, 2), b = random_vector(out, 3);
+    const Vec probe = random_vector(rows * out, 4);
+    Vec y(rows * out);
+    auto loss = [&] {
+      cpu::matmul_forward(dev, y.data(), x.data(), w.data(), b.data(), rows, in, out, layout);
+      return dot(probe, y.data());
+    };
+    Vec dx(rows * in, 99.0);  // '=' output: prior contents must not matter
+    const Vec dw_prior = random_vector(in * out, 5), db_prior = random_vector(out, 6);
+    Vec dw = dw_prior, db = db_prior;
+    cpu::matmul_backward(dev, dx.data(), dw.data(), db.data(), probe.data(), x.data(), w.data(),
+                         rows, in, out, layout);
+    const Vec gw = minus(dw, dw_prior), gb = minus(db, db_prior);
+    check_gradient("matmul dinp", x.data(), rows * in, dx.data(), loss);
+    check_gradient("matmul dweight", w.data(), in * out, gw.data(), loss);
+    check_gradient("matmul dbias", b.data(), out, gb.data(), loss);
+  }
+}
+
+TEST_CASE("layernorm backward matches central differences", "[device][cpu][grad]") {
+  const index_t rows = 6, C = 70;  // C > 64 exercises two column blocks
+  Vec x = random_vector(rows * C, 11, 2.0), w = random_vector(C, 12), b = random_vector(C, 13);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] += 0.5 * static_cast<double>(i % 7);
+  const Vec probe = random_vector(rows * C, 14);
+  Vec y(rows * C), mean(rows), rstd(rows);
+  auto loss = [&] {
+    cpu::layernorm_forward(dev, y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(),
+                           rows, C, 1e-5);
+    return dot(probe, y.data());
+  };
+  loss();
+  const Vec dx_prior = random_vector(rows * C, 15), dw_prior = random_vector(C, 16),
+            db_prior = random_vector(C, 17);
+  Vec dx = dx_prior, dw = dw_prior, db = db_prior;
+  cpu::layernorm_backward(dev, dx.data(), dw.data(), db.data(), probe.data(), x.data(), w.data(),
+                          mean.data(), rstd.data(), rows, C);
+  const Vec gx = minus(dx, dx_prior), gw = minus(dw, dw_prior), gb = minus(db, db_prior);
+  check_gradient("layernorm dinp", x.data(), rows * C, gx.data(), loss);
+  check_gradient("layernorm dweight", w.data(), C, gw.data(), loss);
+  check_gradient("layernorm dbias", b.data(), C, gb.data(), loss);
+}
+
+TEST_CASE("layernorm forward normalises each row", "[device][cpu]") {
+  const index_t C = 4;
+  Vec x = {1, 2, 3, 4}, w = {1, 1, 1, 1}, b = {0, 0, 0, 0}, y(C), mean(1), rstd(1);
+  cpu::layernorm_forward(dev, y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(),
+                         index_t{1}, C, 1e-5);
+  // mean 2.5, biased variance 1.25: y = (x - 2.5) / sqrt(1.25 + 1e-5)
+  CHECK(mean[0] == Approx(2.5));
+  CHECK(y[0] == Approx(-1.5 / std::sqrt(1.25 + 1e-5)).epsilon(1e-14));
+  CHECK(y[3] == Approx(1.5 / std::sqrt(1.25 + 1e-5)).epsilon(1e-14));
+}
+
+TEST_CASE("gelu is the tanh approximation and its backward matches central differences",
+          "[device][cpu][grad]") {
+  const index_t n = 9000;  // > one chunk
+  Vec x = random_vector(n, 21, 3.0), y(n);
+  const Vec probe = random_vector(n, 22);
+  auto loss = [&] {
+    cpu::gelu_forward(dev, y.data(), x.data(), n);
+    return dot(probe, y.data());
+  };
+  loss();
+  for (index_t i : {index_t{0}, index_t{17}, n - 1}) {
+    const double v = x[i];
+    const double expected = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    CHECK(y[i] == Approx(expected).epsilon(1e-14));
+  }
+  Vec dx(n);
+  cpu::gelu_backward(dev, dx.data(), probe.data(), x.data(), n);
+  check_gradient("gelu dinp", x.data(), n, dx.data(), loss);
+}
+
+TEST_CASE("embedding backward matches central differences with repeated ids", "[device][cpu][grad]") {
+  const index_t n = 7, C = 67, V = 5, P = 4;
+  const std::vector<token_t> tokens = {3, 1, 3, 0, 4, 3, 1}, positions = {0, 1, 2, 0, 1, 2, 3};
+  Vec wte = random_vector(V * C, 31), wpe = random_vector(P * C, 32), y(n * C);
+  const Vec probe = random_vector(n * C, 33);
+  auto loss = [&] {
+    cpu::embedding_forward(dev, y.data(), tokens.data(), positions.data(), wte.data(), wpe.data(), n, C);
+    return dot(probe, y.data());
+  };
+  const Vec t_prior = random_vector(V * C, 34), p_prior = random_vector(P * C, 35);
+  Vec dwte = t_prior, dwpe = p_prior;
+  cpu::embedding_backward(dev, dwte.data(), dwpe.data(), probe.data(), tokens.data(),
+                          positions.data(), n, C);
+  const Vec gt = minus(dwte, t_prior), gp = minus(dwpe, p_prior);
+  check_gradient("embedding dwte", wte.data(), V * C, gt.data(), loss);
+  check_gradient("embedding dwpe", wpe.data(), P * C, gp.data(), loss);
+}
+
+TEST_CASE("residual forward adds and backward passes the gradient to both inputs", "[device][cpu]") {
+  Vec a = {1, 2, 3}, b = {10, 20, 30}, y(3), da = {1, 1, 1}, db = {0, 0, 0}, dy = {0.5, -1, 2};
+  cpu::residual_forward(dev, y.data(), a.data(), b.data(), index_t{3});
+  CHECK(y == Vec{11, 22, 33});
+  cpu::residual_backward(dev, da.data(), db.data(), dy.data(), index_t{3});
+  CHECK(da == Vec{1.5, 0, 3});
+  CHECK(db == Vec{0.5, -1, 2});
+}
+
+namespace {
+struct PackedAttention {
+  index_t n_head = 2, C = 8;
+  std::vector<index_t> offsets, att_offsets;
+  explicit PackedAttention(const std::vector<index_t>& lengths) {
+    offsets = {0};
+    att_offsets = {0};
+    for (index_t L : lengths) {
+      offsets.push_back(offsets.back() + L);
+      att_offsets.push_back(att_offsets.back() + n_head * L * L);
+    }
+  }
+  index_t n() const { return offsets.back(); }
+  index_t n_seq() const { return static_cast<index_t>(offsets.size()) - 1; }
+  index_t att_size() const { return att_offsets.back(); }
+};
+}  // namespace
+
+TEST_CASE("attention backward matches central differences over packed sequences",
+          "[device][cpu][grad]") {
+  PackedAttention p({1, 4, 7});
+  Vec qkv = random_vector(p.n() * 3 * p.C, 41), y(p.n() * p.C), att(p.att_size());
+  const Vec probe = random_vector(p.n() * p.C, 42);
+  auto loss = [&] {
+    cpu::attention_forward(dev, y.data(), att.data(), qkv.data(), p.offsets.data(),
+                           p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+    return dot(probe, y.data());
+  };
+  loss();
+  Vec dqkv(qkv.size(), 7.0), scratch(att.size());
+  cpu::attention_backward(dev, dqkv.data(), scratch.data(), probe.data(), qkv.data(), att.data(),
+                          p.offsets.data(), p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+  check_gradient("attention dqkv", qkv.data(), static_cast<index_t>(qkv.size()), dqkv.data(), loss);
+}
+
+TEST_CASE("packed attention equals each sequence alone and never looks ahead", "[device][cpu]") {
+  const std::vector<index_t> lengths = {3, 1, 5};
+  PackedAttention packed(lengths);
+  Vec qkv = random_vector(packed.n() * 3 * packed.C, 51), y(packed.n() * packed.C),
+      att(packed.att_size());
+  cpu::attention_forward(dev, y.data(), att.data(), qkv.data(), packed.offsets.data(),
+                         packed.att_offsets.data(), packed.n_seq(), packed.n_head, packed.C);
+  for (std::size_t s = 0; s < lengths.size(); ++s) {
+    PackedAttention alone({lengths[s]});
+    const index_t o = packed.offsets[s];
+    Vec q1(qkv.begin() + o * 3 * packed.C, qkv.begin() + (o + lengths[s]) * 3 * packed.C);
+    Vec y1(lengths[s] * packed.C), a1(alone.att_size());
+    cpu::attention_forward(dev, y1.data(), a1.data(), q1.data(), alone.offsets.data(),
+                           alone.att_offsets.data(), index_t{1}, packed.n_head, packed.C);
+    for (index_t i = 0; i < lengths[s] * packed.C; ++i)
+      CHECK(y1[i] == Approx(y[o * packed.C + i]).epsilon(1e-14));
+  }
+  // Changing the last token of sequence 2 changes nothing before it.
+  Vec qkv2 = qkv;
+  for (index_t c = 0; c < 3 * packed.C; ++c) qkv2[(packed.n() - 1) * 3 * packed.C + c] += 1.0;
+  Vec y2(y.size()), att2(att.size());
+  cpu::attention_forward(dev, y2.data(), att2.data(), qkv2.data(), packed.offsets.data(),
+                         packed.att_offsets.data(), packed.n_seq(), packed.n_head, packed.C);
+  for (index_t i = 0; i < (packed.n() - 1) * packed.C; ++i) CHECK(y2[i] == y[i]);
+}
+
+TEST_CASE("fused log-softmax gather matches the direct formula and central differences",
+          "[device][cpu][grad]") {
+  const index_t rows = 4, V = 33;
+  Vec logits = random_vector(rows * V, 61, 3.0), logp(rows), lse(rows);
+  logits[5] = 800.0;  // stability: exp of the raw logit would overflow
+  const std::vector<token_t> targets = {5, 0, 32, 17};
+  const Vec probe = random_vector(rows, 62);
+  auto loss = [&] {
+    cpu::logsoftmax_gather_forward(dev, logp.data(), lse.data(), logits.data(), targets.data(), rows, V);
+    return dot(probe, logp.data());
+  };
+  loss();
+  CHECK(logp[0] == Approx(0.0).margin(1e-12));  // the 800 logit dominates row 0
+  for (index_t r = 1; r < rows; ++r) {
+    double z = 0;
+    for (index_t v = 0; v < V; ++v) z += std::exp(logits[r * V + v]);
+    CHECK(logp[r] == Approx(logits[r * V + targets[r]] - std::log(z)).epsilon(1e-13));
+  }
+  Vec dlogits = logits;
+  cpu::logsoftmax_gather_backward(dev, dlogits.data(), lse.data(), targets.data(), probe.data(), rows, V);
+  check_gradient("logsoftmax_gather dlogits", logits.data(), rows * V, dlogits.data(), loss);
+}
+
+TEST_CASE("float kernels agree with double kernels", "[device][cpu]") {
+  const index_t rows = 8, C = 32;
+  const Vec x = random_vector(rows * C, 71), w = random_vector(C * C, 72, 0.2), b = random_vector(C, 73);
+  Vec yd(rows * C);
+  cpu::matmul_forward(dev, yd.data(), x.data(), w.data(), b.data(), rows, C, C, WeightLayout::in_out);
+  auto xf = to_float(x), wf = to_float(w), bf = to_float(b);
+  std::vector<float> yf(rows * C);
+  cpu::matmul_forward(dev, yf.data(), xf.data(), wf.data(), bf.data(), rows, C, C, WeightLayout::in_out);
+  for (index_t i = 0; i < rows * C; ++i) CHECK(yf[i] == Approx(yd[i]).margin(1e-5));
+  std::vector<float> gf(rows * C);
+  Vec gd(rows * C);
+  cpu::gelu_forward(dev, gd.data(), x.data(), rows * C);
+  cpu::gelu_forward(dev, gf.data(), xf.data(), rows * C);
+  for (index_t i = 0; i < rows * C; ++i) CHECK(gf[i] == Approx(gd[i]).margin(1e-6));
+}
