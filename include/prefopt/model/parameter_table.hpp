@@ -45,8 +45,8 @@ class ParameterTable {
   explicit ParameterTable(const Gpt2Config& config) : config_(config) {
     config.validate();
     const index_t C = config.n_embd, F = config.mlp_width();
-    add("wte", {config.vocab_size, C}, -1);
-    add("wpe", {config.n_positions, C}, -1);
+    add("wte.weight", {config.vocab_size, C}, -1);
+    add("wpe.weight", {config.n_positions, C}, -1);
     for (int l = 0; l < config.n_layer; ++l) {
       const std::string p = "h." + std::to_string(l) + ".";
       // Order must follow LayerTensor.
