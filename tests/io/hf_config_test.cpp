@@ -143,6 +143,8 @@ TEST_CASE("malformed config fields are refused with the field named", "[io][conf
   CHECK_THROWS_WITH(with("n_layer", "0"), Catch::Contains("out of range"));
   CHECK_THROWS_WITH(with("n_layer", "18446744073709551615"), Catch::Contains("out of range"));
   CHECK_THROWS_WITH(with("n_inner", "0"), Catch::Contains("\"n_inner\""));
+  CHECK_THROWS_WITH(with("n_embd", "3000000000"), Catch::Contains("out of range"));
+  CHECK_THROWS_WITH(with("n_layer", "2000000000"), Catch::Contains("limit of 2^48"));
   CHECK_THROWS_WITH(with("n_head", "7"), Catch::Contains("multiple of n_head"));
   CHECK_THROWS_WITH(with("bos_token_id", "null"), Catch::Contains("\"bos_token_id\" must be an integer"));
   CHECK_THROWS_WITH(with("eos_token_id", "60000"), Catch::Contains("eos_token_id = 60000 lies outside the vocabulary"));

@@ -56,7 +56,7 @@ class FileWriter {
   std::size_t written_ = 0;
 };
 
-namespace detail {
+namespace io_detail {
 
 inline void fsync_directory(const std::filesystem::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -88,7 +88,7 @@ inline int create_temporary_beside(const std::filesystem::path& target, std::fil
   throw CheckpointError(target.string(), "cannot find a free temporary file name in " + dir.string());
 }
 
-}  // namespace detail
+}  // namespace io_detail
 
 /// Replaces `target` with the bytes `write` produces, atomically and durably (see the file comment).
 /// If `write` throws, the temporary file is removed, `target` is untouched and the exception
@@ -98,7 +98,7 @@ inline void write_file_atomically(const std::filesystem::path& target,
   if (target.filename().empty())
     throw CheckpointError(target.string(), "not a file path (no file name)");
   std::filesystem::path temp;
-  int fd = detail::create_temporary_beside(target, temp);
+  int fd = io_detail::create_temporary_beside(target, temp);
   try {
     FileWriter writer(fd, temp.string());
     write(writer);
@@ -116,7 +116,7 @@ inline void write_file_atomically(const std::filesystem::path& target,
     ::unlink(temp.c_str());
     throw;
   }
-  detail::fsync_directory(target.has_parent_path() ? target.parent_path() : ".");
+  io_detail::fsync_directory(target.has_parent_path() ? target.parent_path() : ".");
 }
 
 /// Replaces `target` with `bytes`, atomically.

@@ -14,13 +14,13 @@
 
 namespace prefopt {
 
-namespace detail {
+namespace io_detail {
 inline float float_from_bits(std::uint32_t bits) noexcept {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
 }
-}  // namespace detail
+}  // namespace io_detail
 
 /// binary16 bits -> float, exactly (subnormals, infinities and NaNs included).
 inline float half_to_float(std::uint16_t h) noexcept {
@@ -28,19 +28,19 @@ inline float half_to_float(std::uint16_t h) noexcept {
   const std::uint32_t exponent = (h >> 10) & 0x1Fu;
   const std::uint32_t fraction = h & 0x3FFu;
   if (exponent == 0x1F)  // inf (fraction 0) or NaN; the 10 payload bits move to the top of 23
-    return detail::float_from_bits(sign | 0x7F800000u | (fraction << 13));
+    return io_detail::float_from_bits(sign | 0x7F800000u | (fraction << 13));
   if (exponent == 0) {
     // Zero or subnormal: value = fraction * 2^-24, exact in float (fraction < 2^10).
     const float magnitude = static_cast<float>(fraction) * 0x1p-24f;
     return sign != 0 ? -magnitude : magnitude;
   }
   // Normal: rebias the exponent from 15 to 127.
-  return detail::float_from_bits(sign | ((exponent + 112u) << 23) | (fraction << 13));
+  return io_detail::float_from_bits(sign | ((exponent + 112u) << 23) | (fraction << 13));
 }
 
 /// bfloat16 bits -> float, exactly: bfloat16 is a truncated binary32.
 inline float bfloat16_to_float(std::uint16_t b) noexcept {
-  return detail::float_from_bits(static_cast<std::uint32_t>(b) << 16);
+  return io_detail::float_from_bits(static_cast<std::uint32_t>(b) << 16);
 }
 
 /// double -> float rounded to nearest-even, as IEEE 754 converts. C++ leaves a conversion of a

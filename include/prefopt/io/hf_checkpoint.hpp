@@ -53,7 +53,7 @@ inline std::string hf_tensor_name(const ParameterEntry& entry) {
   return ends_with(".weight") || ends_with(".bias") ? entry.name : entry.name + ".weight";
 }
 
-namespace detail {
+namespace io_detail {
 
 inline bool is_existing_file(const std::filesystem::path& p) {
   std::error_code ec;
@@ -149,14 +149,14 @@ inline WeightFiles find_weight_files(const std::filesystem::path& model_dir) {
                         "no model.safetensors (or model.safetensors.index.json) in the model directory");
 }
 
-}  // namespace detail
+}  // namespace io_detail
 
 /// Reads model_dir/config.json. Throws CheckpointError when the directory or the file is
 /// missing, or the config is not a GPT-2 prefopt can compute exactly (read_hf_config).
 inline Gpt2Config load_hf_config(const std::filesystem::path& model_dir) {
-  detail::require_directory(model_dir, "model directory");
+  io_detail::require_directory(model_dir, "model directory");
   const std::filesystem::path config = model_dir / "config.json";
-  if (!detail::is_existing_file(config))
+  if (!io_detail::is_existing_file(config))
     throw CheckpointError(config.string(), "config.json not found; a Hugging Face GPT-2 checkpoint is a "
                                            "directory with config.json and model.safetensors");
   return read_hf_config(config);
@@ -172,8 +172,8 @@ void load_hf_parameters(const std::filesystem::path& model_dir, const ParameterT
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "prefopt::load_hf_parameters: Scalar must be float or double");
   PREFOPT_CHECK(block != nullptr, "load_hf_parameters: block is null");
-  detail::require_directory(model_dir, "model directory");
-  const detail::WeightFiles files = detail::find_weight_files(model_dir);
+  io_detail::require_directory(model_dir, "model directory");
+  const io_detail::WeightFiles files = io_detail::find_weight_files(model_dir);
 
   std::map<std::string, std::size_t> entry_by_name;  // HF name without "transformer." -> entry
   for (std::size_t i = 0; i < table.entries().size(); ++i)
@@ -202,7 +202,7 @@ void load_hf_parameters(const std::filesystem::path& model_dir, const ParameterT
                                             (it == files.weight_map->end() ? " does not list it"
                                                                            : " maps it to " + it->second));
       }
-      const std::string name = detail::starts_with(t.name, "transformer.") ? t.name.substr(12) : t.name;
+      const std::string name = io_detail::starts_with(t.name, "transformer.") ? t.name.substr(12) : t.name;
       const auto entry_it = entry_by_name.find(name);
       if (entry_it != entry_by_name.end()) {
         const ParameterEntry& e = table.entries()[entry_it->second];
@@ -230,7 +230,7 @@ void load_hf_parameters(const std::filesystem::path& model_dir, const ParameterT
                                             "; prefopt reads only F32, F16, BF16 and F64 tensors");
         if (lm_head) throw CheckpointError(source, "tensor \"lm_head.weight\" appears twice");
         lm_head = Source{&shard, &t};
-      } else if (!detail::is_attention_mask_buffer(name)) {
+      } else if (!io_detail::is_attention_mask_buffer(name)) {
         throw CheckpointError(source, "unexpected tensor \"" + t.name + "\": a GPT-2 with n_layer=" +
                                           std::to_string(config.n_layer) + " has no such parameter");
       }
@@ -285,9 +285,9 @@ void save_hf_checkpoint(const std::filesystem::path& out_dir, const ParameterTab
   PREFOPT_CHECK(block != nullptr, "save_hf_checkpoint: block is null");
   std::vector<std::filesystem::path> tokenizer_sources;
   if (!tokenizer_dir.empty()) {
-    detail::require_directory(tokenizer_dir, "tokenizer directory");
+    io_detail::require_directory(tokenizer_dir, "tokenizer directory");
     for (const auto& name : hf_tokenizer_files())
-      if (detail::is_existing_file(tokenizer_dir / name)) tokenizer_sources.push_back(tokenizer_dir / name);
+      if (io_detail::is_existing_file(tokenizer_dir / name)) tokenizer_sources.push_back(tokenizer_dir / name);
     if (tokenizer_sources.empty())
       throw CheckpointError(tokenizer_dir.string(),
                             "no tokenizer files (vocab.json, merges.txt, tokenizer.json, ...) in the tokenizer directory");
@@ -295,7 +295,7 @@ void save_hf_checkpoint(const std::filesystem::path& out_dir, const ParameterTab
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) throw CheckpointError(out_dir.string(), "cannot create the output directory: " + ec.message());
-  detail::require_directory(out_dir, "output directory");
+  io_detail::require_directory(out_dir, "output directory");
 
   std::vector<NamedTensor<Scalar>> tensors;
   tensors.reserve(table.entries().size());

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -29,7 +30,20 @@ namespace prefopt {
 /// the file's "transformers_version" as transformers itself records the writing version.
 inline constexpr const char* hf_transformers_version = "4.46.3";
 
-namespace detail {
+/// The largest parameter count a config.json may describe (2^48): far above any model that fits in
+/// memory, low enough that every size and offset fits in int64.
+inline constexpr double max_hf_parameters = 281474976710656.0;
+
+namespace io_detail {
+
+// A value as error messages show it: scalars as JSON (cut at 60 characters), structures by type,
+// so a hostile value cannot make the message huge or the printer recurse deeply.
+inline std::string json_brief(const nlohmann::json& v) {
+  if (v.is_structured()) return std::string("an ") + v.type_name();
+  std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
 
 class HfConfigReader {
  public:
@@ -53,29 +67,29 @@ class HfConfigReader {
   }
   std::int64_t integer_value(const char* key, const nlohmann::json& v, std::int64_t min, std::int64_t max) const {
     if (!v.is_number_integer())
-      fail(std::string("\"") + key + "\" must be an integer, found " + v.dump());
+      fail(std::string("\"") + key + "\" must be an integer, found " + json_brief(v));
     const bool too_big = v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(max);
     if (too_big || v.get<std::int64_t>() < min || v.get<std::int64_t>() > max)
-      fail(std::string("\"") + key + "\" = " + v.dump() + " is out of range [" + std::to_string(min) +
+      fail(std::string("\"") + key + "\" = " + json_brief(v) + " is out of range [" + std::to_string(min) +
            ", " + std::to_string(max) + "]");
     return v.get<std::int64_t>();
   }
   double number_or(const char* key, double fallback) const {
     const nlohmann::json* v = find(key);
     if (v == nullptr) return fallback;
-    if (!v->is_number()) fail(std::string("\"") + key + "\" must be a number, found " + v->dump());
+    if (!v->is_number()) fail(std::string("\"") + key + "\" must be a number, found " + json_brief(*v));
     return v->get<double>();
   }
   bool boolean_or(const char* key, bool fallback) const {
     const nlohmann::json* v = find(key);
     if (v == nullptr) return fallback;
-    if (!v->is_boolean()) fail(std::string("\"") + key + "\" must be true or false, found " + v->dump());
+    if (!v->is_boolean()) fail(std::string("\"") + key + "\" must be true or false, found " + json_brief(*v));
     return v->get<bool>();
   }
   std::string string_or(const char* key, const std::string& fallback) const {
     const nlohmann::json* v = find(key);
     if (v == nullptr) return fallback;
-    if (!v->is_string()) fail(std::string("\"") + key + "\" must be a string, found " + v->dump());
+    if (!v->is_string()) fail(std::string("\"") + key + "\" must be a string, found " + json_brief(*v));
     return v->get<std::string>();
   }
 
@@ -84,7 +98,7 @@ class HfConfigReader {
   const std::string& source_;
 };
 
-}  // namespace detail
+}  // namespace io_detail
 
 /// Gpt2Config from the parsed contents of a GPT-2 config.json; `source` names it in errors.
 /// The shape fields (n_layer, n_head, n_embd, vocab_size, n_positions or its old name n_ctx) are
@@ -92,13 +106,15 @@ class HfConfigReader {
 /// Throws CheckpointError for anything prefopt cannot compute exactly (see the file comment).
 inline Gpt2Config gpt2_config_from_hf(const nlohmann::json& root, const std::string& source) {
   if (!root.is_object()) throw CheckpointError(source, "config.json must be a JSON object");
-  const detail::HfConfigReader in(root, source);
-  constexpr std::int64_t index_max = std::numeric_limits<std::int64_t>::max();
+  const io_detail::HfConfigReader in(root, source);
+  // Each size fits in 31 bits, so the parameter count below can be bounded without overflow and
+  // the table's int64 offsets never wrap; real GPT-2 sizes are far smaller.
+  constexpr std::int64_t index_max = std::numeric_limits<std::int32_t>::max();
   constexpr std::int64_t token_max = std::numeric_limits<token_t>::max();
 
   const nlohmann::json* model_type = in.find("model_type");
   if (model_type == nullptr || !model_type->is_string() || model_type->get<std::string>() != "gpt2")
-    in.fail("model_type is " + (model_type ? model_type->dump() : std::string("missing")) +
+    in.fail("model_type is " + (model_type ? io_detail::json_brief(*model_type) : std::string("missing")) +
             "; prefopt loads only GPT-2 checkpoints (model_type \"gpt2\")");
   // Both names are the tanh approximation of GELU (Hendrycks & Gimpel 2016, eq. 2) that
   // GPT-2 was trained with; "gelu" (erf) and the others would change every activation.
@@ -130,6 +146,13 @@ inline Gpt2Config gpt2_config_from_hf(const nlohmann::json& root, const std::str
   c.initializer_range = in.number_or("initializer_range", 0.02);
   c.bos_token_id = static_cast<token_t>(in.integer_or("bos_token_id", 50256, 0, token_max));
   c.eos_token_id = static_cast<token_t>(in.integer_or("eos_token_id", 50256, 0, token_max));
+  // ParameterTable's sizes in double (exact enough for a bound; every term is below 2^94).
+  const double C = static_cast<double>(c.n_embd), F = static_cast<double>(c.mlp_width());
+  const double parameters = (static_cast<double>(c.vocab_size) + static_cast<double>(c.n_positions) + 2) * C +
+                            static_cast<double>(c.n_layer) * (4 * C * C + 2 * C * F + 9 * C + F);
+  if (parameters > max_hf_parameters)
+    in.fail("the configuration describes a model of about " + std::to_string(parameters) +
+            " parameters, more than prefopt's limit of 2^48");
   // Generation stops on eos_token_id and the tokenizer emits it, so it must be a row of wte.
   for (const auto& [key, id] : {std::pair<const char*, token_t>{"bos_token_id", c.bos_token_id},
                                 std::pair<const char*, token_t>{"eos_token_id", c.eos_token_id}})
@@ -144,17 +167,33 @@ inline Gpt2Config gpt2_config_from_hf(const nlohmann::json& root, const std::str
   return c;
 }
 
+/// Parses the text of a config.json (untrusted: any bytes give a Gpt2Config or a CheckpointError
+/// naming `source`).
+inline Gpt2Config parse_hf_config(std::string_view text, const std::string& source) {
+  // Real configs nest 3-4 levels (task_specific_params); the cap keeps hostile input from
+  // building a DOM whose teardown or printing recurses deeply.
+  constexpr int max_depth = 64;
+  const auto guard = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    using Event = nlohmann::json::parse_event_t;
+    if ((event == Event::object_start || event == Event::array_start) && depth >= max_depth)
+      throw CheckpointError(source, "config.json nests deeper than " + std::to_string(max_depth) + " levels");
+    return true;
+  };
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(text.begin(), text.end(), guard);
+  } catch (const nlohmann::json::exception& e) {
+    // Cut: nlohmann quotes the offending token, which hostile input can make arbitrarily long.
+    throw CheckpointError(source, "config.json is not valid JSON: " + std::string(e.what()).substr(0, 300));
+  }
+  return gpt2_config_from_hf(root, source);
+}
+
 /// Reads and validates `config_json` (a path to config.json). Throws CheckpointError naming it.
 inline Gpt2Config read_hf_config(const std::filesystem::path& config_json) {
   const MappedFile file(config_json);
-  const char* text = reinterpret_cast<const char*>(file.data());
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(text, text + file.size());
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(config_json.string(), std::string("config.json is not valid JSON: ") + e.what());
-  }
-  return gpt2_config_from_hf(root, config_json.string());
+  return parse_hf_config(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()),
+                         config_json.string());
 }
 
 /// The JSON object transformers' GPT2Config.save_pretrained writes for `config` (float32

@@ -41,7 +41,7 @@ enum class Dtype : std::uint8_t {
   boolean, u8, i8, f8_e5m2, f8_e4m3, i16, u16, f16, bf16, i32, u32, f32, i64, u64, f64
 };
 
-namespace detail {
+namespace io_detail {
 struct DtypeInfo {
   Dtype dtype;
   std::string_view name;  // spelling in the header
@@ -56,12 +56,12 @@ inline constexpr DtypeInfo dtype_infos[] = {
     {Dtype::f64, "F64", 8},
 };
 inline const DtypeInfo& dtype_info(Dtype d) { return dtype_infos[static_cast<int>(d)]; }
-}  // namespace detail
+}  // namespace io_detail
 
-inline std::string_view dtype_name(Dtype d) { return detail::dtype_info(d).name; }
-inline std::size_t dtype_size(Dtype d) { return detail::dtype_info(d).size; }
+inline std::string_view dtype_name(Dtype d) { return io_detail::dtype_info(d).name; }
+inline std::size_t dtype_size(Dtype d) { return io_detail::dtype_info(d).size; }
 inline std::optional<Dtype> dtype_from_name(std::string_view name) {
-  for (const auto& info : detail::dtype_infos)
+  for (const auto& info : io_detail::dtype_infos)
     if (info.name == name) return info.dtype;
   return std::nullopt;
 }
@@ -96,20 +96,28 @@ struct SafetensorsHeader {
   }
 };
 
-/// "[2, 3]" for error messages.
+/// "[2, 3]" for error messages; shapes of more than 8 dimensions are shortened.
 inline std::string shape_string(const std::vector<index_t>& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size() && i < 8; ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  if (shape.size() > 8) s += ", ... (" + std::to_string(shape.size()) + " dimensions)";
   return s + "]";
 }
 
-namespace detail {
+namespace io_detail {
 
 inline std::uint64_t load_le64(const std::byte* p) noexcept {
   std::uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint64_t>(p[i]);
   return v;
 }
+
+// Messages cut at this many characters of an untrusted string (names, parser diagnostics).
+inline constexpr std::size_t max_quoted_length = 200;
+inline std::string clipped(const std::string& text) {
+  return text.size() <= max_quoted_length ? text : text.substr(0, max_quoted_length) + "...";
+}
+inline std::string quoted(const std::string& name) { return "tensor \"" + clipped(name) + "\""; }
 
 // Nesting deeper than this cannot occur in a valid header (root, tensor entry, shape array);
 // the limit keeps a hostile "[[[[..." from building a huge DOM.
@@ -131,17 +139,15 @@ inline nlohmann::json parse_header_json(const char* first, const char* last,
     if (event == Event::key && !keys_per_object.empty() &&
         !keys_per_object.back().insert(parsed.get<std::string>()).second)
       throw CheckpointError(source, "safetensors header repeats the key \"" +
-                                        parsed.get<std::string>() + "\"");
+                                        clipped(parsed.get<std::string>()) + "\"");
     return true;
   };
   try {
     return nlohmann::json::parse(first, last, guard);
   } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(source, std::string("safetensors header is not valid JSON: ") + e.what());
+    throw CheckpointError(source, "safetensors header is not valid JSON: " + clipped(e.what()));
   }
 }
-
-inline std::string quoted(const std::string& name) { return "tensor \"" + name + "\""; }
 
 inline SafetensorsTensor parse_tensor_entry(const std::string& name, const nlohmann::json& entry,
                                             std::uint64_t data_size, const std::string& source) {
@@ -176,7 +182,8 @@ inline SafetensorsTensor parse_tensor_entry(const std::string& name, const nlohm
     const auto dim = d.get<std::uint64_t>();
     if (dim > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()) ||
         (dim != 0 && numel > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()) / dim))
-      fail("shape " + shape.dump() + " has too many elements (overflow)");
+      fail("shape has more than 2^63 elements (overflow at dimension " + std::to_string(t.shape.size()) +
+           " = " + std::to_string(dim) + ")");
     numel *= dim;
     t.shape.push_back(static_cast<index_t>(dim));
   }
@@ -204,7 +211,7 @@ inline SafetensorsTensor parse_tensor_entry(const std::string& name, const nlohm
   return t;
 }
 
-}  // namespace detail
+}  // namespace io_detail
 
 /// Parses and validates the header of a safetensors file held in memory: `data` points at the
 /// whole file, `size` is its length. `source` names the file in error messages. Throws
@@ -216,7 +223,7 @@ inline SafetensorsHeader parse_safetensors_header(const std::byte* data, std::si
     throw CheckpointError(source, "file is too short for a safetensors header (" +
                                       std::to_string(size) + " bytes, need at least 8)");
   SafetensorsHeader header;
-  header.header_size = detail::load_le64(data);
+  header.header_size = io_detail::load_le64(data);
   if (header.header_size > safetensors_max_header_size)
     throw CheckpointError(source, "safetensors header length " + std::to_string(header.header_size) +
                                       " exceeds the limit of " +
@@ -231,7 +238,7 @@ inline SafetensorsHeader parse_safetensors_header(const std::byte* data, std::si
   const char* last = first + header.header_size;
   if (header.header_size == 0 || *first != '{')
     throw CheckpointError(source, "safetensors header must be a JSON object starting with '{'");
-  const nlohmann::json root = detail::parse_header_json(first, last, source);
+  const nlohmann::json root = io_detail::parse_header_json(first, last, source);
   if (!root.is_object())
     throw CheckpointError(source, "safetensors header must be a JSON object");
 
@@ -241,12 +248,12 @@ inline SafetensorsHeader parse_safetensors_header(const std::byte* data, std::si
         throw CheckpointError(source, "\"__metadata__\" must be an object of strings");
       for (const auto& [mkey, mvalue] : value.items()) {
         if (!mvalue.is_string())
-          throw CheckpointError(source, "\"__metadata__\" value of \"" + mkey + "\" must be a string");
+          throw CheckpointError(source, "\"__metadata__\" value of \"" + io_detail::clipped(mkey) + "\" must be a string");
         header.metadata.emplace(mkey, mvalue.get<std::string>());
       }
       continue;
     }
-    header.tensors.push_back(detail::parse_tensor_entry(key, value, header.data_size, source));
+    header.tensors.push_back(io_detail::parse_tensor_entry(key, value, header.data_size, source));
   }
 
   // Sorted by (begin, end), each tensor must start at or after the end of the one before; empty
@@ -265,7 +272,7 @@ inline SafetensorsHeader parse_safetensors_header(const std::byte* data, std::si
   return header;
 }
 
-namespace detail {
+namespace io_detail {
 inline std::uint16_t load_le16(const std::byte* p) noexcept {
   return static_cast<std::uint16_t>(static_cast<unsigned>(p[0]) | (static_cast<unsigned>(p[1]) << 8));
 }
@@ -278,7 +285,7 @@ Scalar from_double(double d) noexcept {
   if constexpr (std::is_same_v<Scalar, float>) return double_to_float(d);
   else return d;
 }
-}  // namespace detail
+}  // namespace io_detail
 
 /// Converts elements [first, first + count) of `tensor` to Scalar (float or double).
 /// `tensor_bytes` points at the tensor's first byte. F16/BF16/F32 -> float/double and F64 ->
@@ -296,25 +303,25 @@ void convert_tensor(const SafetensorsTensor& tensor, const std::byte* tensor_byt
   switch (tensor.dtype) {
     case Dtype::f32:
       for (std::size_t i = 0; i < n; ++i)
-        out[i] = static_cast<Scalar>(detail::float_from_bits(detail::load_le32(p + 4 * i)));
+        out[i] = static_cast<Scalar>(io_detail::float_from_bits(io_detail::load_le32(p + 4 * i)));
       return;
     case Dtype::f16:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Scalar>(half_to_float(detail::load_le16(p + 2 * i)));
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Scalar>(half_to_float(io_detail::load_le16(p + 2 * i)));
       return;
     case Dtype::bf16:
       for (std::size_t i = 0; i < n; ++i)
-        out[i] = static_cast<Scalar>(bfloat16_to_float(detail::load_le16(p + 2 * i)));
+        out[i] = static_cast<Scalar>(bfloat16_to_float(io_detail::load_le16(p + 2 * i)));
       return;
     case Dtype::f64:
       for (std::size_t i = 0; i < n; ++i) {
-        const std::uint64_t bits = detail::load_le64(p + 8 * i);
+        const std::uint64_t bits = io_detail::load_le64(p + 8 * i);
         double d;
         std::memcpy(&d, &bits, sizeof d);
-        out[i] = detail::from_double<Scalar>(d);
+        out[i] = io_detail::from_double<Scalar>(d);
       }
       return;
     default:
-      throw CheckpointError(source, detail::quoted(tensor.name) + " has dtype " +
+      throw CheckpointError(source, io_detail::quoted(tensor.name) + " has dtype " +
                                         std::string(dtype_name(tensor.dtype)) +
                                         "; prefopt reads only F32, F16, BF16 and F64 tensors");
   }
@@ -346,7 +353,7 @@ class SafetensorsFile {
   std::vector<Scalar> read(std::string_view name) const {
     const SafetensorsTensor* t = find(name);
     if (t == nullptr)
-      throw CheckpointError(path().string(), detail::quoted(std::string(name)) + " not found");
+      throw CheckpointError(path().string(), io_detail::quoted(std::string(name)) + " not found");
     std::vector<Scalar> out(static_cast<std::size_t>(t->numel));
     read(*t, out.data());
     return out;

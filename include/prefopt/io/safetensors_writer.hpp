@@ -37,7 +37,7 @@ struct NamedTensor {
 /// What transformers' save_pretrained puts in "__metadata__" for PyTorch weights.
 inline std::map<std::string, std::string> pytorch_safetensors_metadata() { return {{"format", "pt"}}; }
 
-namespace detail {
+namespace io_detail {
 inline std::uint64_t checked_numel(const std::string& name, const std::vector<index_t>& shape) {
   std::uint64_t n = 1;
   for (index_t d : shape) {
@@ -46,7 +46,7 @@ inline std::uint64_t checked_numel(const std::string& name, const std::vector<in
   }
   return n;
 }
-}  // namespace detail
+}  // namespace io_detail
 
 /// The 8-byte length prefix plus the padded JSON header for `tensors` stored as F32 in order.
 /// Throws ArgumentError for duplicate or reserved names and negative dimensions.
@@ -60,7 +60,7 @@ std::string safetensors_f32_header(const std::vector<NamedTensor<Scalar>>& tenso
   for (const auto& t : tensors) {
     if (t.name == "__metadata__" || !names.insert(t.name).second)
       throw ArgumentError("safetensors writer: tensor name \"" + t.name + "\" is reserved or repeated");
-    const std::uint64_t nbytes = detail::checked_numel(t.name, t.shape) * 4;
+    const std::uint64_t nbytes = io_detail::checked_numel(t.name, t.shape) * 4;
     if (nbytes > 0 && t.data == nullptr)
       throw ArgumentError("safetensors writer: tensor \"" + t.name + "\" has no data");
     nlohmann::ordered_json entry;
@@ -89,7 +89,7 @@ void write_safetensors_f32(FileWriter& out, const std::vector<NamedTensor<Scalar
   constexpr std::size_t chunk = 1 << 16;  // elements per write
   std::vector<unsigned char> buffer(4 * chunk);
   for (const auto& t : tensors) {
-    const std::uint64_t numel = detail::checked_numel(t.name, t.shape);
+    const std::uint64_t numel = io_detail::checked_numel(t.name, t.shape);
     for (std::uint64_t first = 0; first < numel; first += chunk) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, numel - first));
       for (std::size_t i = 0; i < n; ++i) {
