@@ -28,6 +28,7 @@
 #include "prefopt/core/types.hpp"
 #include "prefopt/io/atomic_file.hpp"
 #include "prefopt/io/hf_config.hpp"
+#include "prefopt/io/json_guard.hpp"
 #include "prefopt/io/mapped_file.hpp"
 #include "prefopt/io/safetensors.hpp"
 #include "prefopt/io/safetensors_writer.hpp"
@@ -99,13 +100,9 @@ inline WeightFiles parse_safetensors_index(const std::filesystem::path& model_di
                                            const std::filesystem::path& index_path) {
   const std::string source = index_path.string();
   const MappedFile file(index_path);
-  nlohmann::json root;
-  try {
-    const char* text = reinterpret_cast<const char*>(file.data());
-    root = nlohmann::json::parse(text, text + file.size());
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(source, std::string("index is not valid JSON: ") + e.what());
-  }
+  const char* text = reinterpret_cast<const char*>(file.data());
+  const nlohmann::json root =
+      parse_untrusted_json(text, text + file.size(), 16, DuplicateKeys::keep_last, source, "index");
   const auto map_it = root.is_object() ? root.find("weight_map") : root.end();
   if (map_it == root.end() || !map_it->is_object())
     throw CheckpointError(source, "index needs a \"weight_map\" object (tensor name -> shard file)");
@@ -115,13 +112,14 @@ inline WeightFiles parse_safetensors_index(const std::filesystem::path& model_di
   std::set<std::string> shard_names;
   for (const auto& [tensor, shard] : map_it->items()) {
     if (!shard.is_string())
-      throw CheckpointError(source, "weight_map entry of \"" + tensor + "\" must be a file name");
+      throw CheckpointError(source, "weight_map entry of \"" + io_detail::clipped(tensor) + "\" must be a file name");
     const std::string name = shard.get<std::string>();
     // Shards are plain file names inside the model directory; refuse anything that could
     // point elsewhere.
     if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
         name.find('\0') != std::string::npos)
-      throw CheckpointError(source, "weight_map entry of \"" + tensor + "\" names \"" + name +
+      throw CheckpointError(source, "weight_map entry of \"" + io_detail::clipped(tensor) + "\" names \"" +
+                                        io_detail::clipped(name) +
                                         "\", which is not a file name inside the model directory");
     files.weight_map->emplace(tensor, name);
     shard_names.insert(name);

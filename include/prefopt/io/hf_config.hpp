@@ -21,6 +21,7 @@
 #include "prefopt/core/error.hpp"
 #include "prefopt/core/types.hpp"
 #include "prefopt/io/atomic_file.hpp"
+#include "prefopt/io/json_guard.hpp"
 #include "prefopt/io/mapped_file.hpp"
 #include "prefopt/model/gpt2_config.hpp"
 
@@ -170,22 +171,10 @@ inline Gpt2Config gpt2_config_from_hf(const nlohmann::json& root, const std::str
 /// Parses the text of a config.json (untrusted: any bytes give a Gpt2Config or a CheckpointError
 /// naming `source`).
 inline Gpt2Config parse_hf_config(std::string_view text, const std::string& source) {
-  // Real configs nest 3-4 levels (task_specific_params); the cap keeps hostile input from
-  // building a DOM whose teardown or printing recurses deeply.
-  constexpr int max_depth = 64;
-  const auto guard = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
-    using Event = nlohmann::json::parse_event_t;
-    if ((event == Event::object_start || event == Event::array_start) && depth >= max_depth)
-      throw CheckpointError(source, "config.json nests deeper than " + std::to_string(max_depth) + " levels");
-    return true;
-  };
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(text.begin(), text.end(), guard);
-  } catch (const nlohmann::json::exception& e) {
-    // Cut: nlohmann quotes the offending token, which hostile input can make arbitrarily long.
-    throw CheckpointError(source, "config.json is not valid JSON: " + std::string(e.what()).substr(0, 300));
-  }
+  // Real configs nest 3-4 levels (task_specific_params). Repeated keys keep the last value, as
+  // Python's json module does when transformers reads the file.
+  const nlohmann::json root = parse_untrusted_json(text.data(), text.data() + text.size(), 64,
+                                                   DuplicateKeys::keep_last, source, "config.json");
   return gpt2_config_from_hf(root, source);
 }
 

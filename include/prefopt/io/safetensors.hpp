@@ -20,7 +20,6 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -32,6 +31,7 @@
 #include "prefopt/core/error.hpp"
 #include "prefopt/core/types.hpp"
 #include "prefopt/io/float16.hpp"
+#include "prefopt/io/json_guard.hpp"
 #include "prefopt/io/mapped_file.hpp"
 
 namespace prefopt {
@@ -112,42 +112,10 @@ inline std::uint64_t load_le64(const std::byte* p) noexcept {
   return v;
 }
 
-// Messages cut at this many characters of an untrusted string (names, parser diagnostics).
-inline constexpr std::size_t max_quoted_length = 200;
-inline std::string clipped(const std::string& text) {
-  return text.size() <= max_quoted_length ? text : text.substr(0, max_quoted_length) + "...";
-}
 inline std::string quoted(const std::string& name) { return "tensor \"" + clipped(name) + "\""; }
 
-// Nesting deeper than this cannot occur in a valid header (root, tensor entry, shape array);
-// the limit keeps a hostile "[[[[..." from building a huge DOM.
+// Nesting deeper than this cannot occur in a valid header (root, tensor entry, shape array).
 inline constexpr int safetensors_max_json_depth = 8;
-
-// Parses the header JSON, refusing duplicate keys in any object (nlohmann would keep the last
-// one silently, so a second entry could shadow a tensor) and excessive nesting.
-inline nlohmann::json parse_header_json(const char* first, const char* last,
-                                        const std::string& source) {
-  std::vector<std::set<std::string>> keys_per_object;
-  auto guard = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using Event = nlohmann::json::parse_event_t;
-    if ((event == Event::object_start || event == Event::array_start) &&
-        depth >= safetensors_max_json_depth)
-      throw CheckpointError(source, "safetensors header nests deeper than " +
-                                        std::to_string(safetensors_max_json_depth) + " levels");
-    if (event == Event::object_start) keys_per_object.emplace_back();
-    if (event == Event::object_end && !keys_per_object.empty()) keys_per_object.pop_back();
-    if (event == Event::key && !keys_per_object.empty() &&
-        !keys_per_object.back().insert(parsed.get<std::string>()).second)
-      throw CheckpointError(source, "safetensors header repeats the key \"" +
-                                        clipped(parsed.get<std::string>()) + "\"");
-    return true;
-  };
-  try {
-    return nlohmann::json::parse(first, last, guard);
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(source, "safetensors header is not valid JSON: " + clipped(e.what()));
-  }
-}
 
 inline SafetensorsTensor parse_tensor_entry(const std::string& name, const nlohmann::json& entry,
                                             std::uint64_t data_size, const std::string& source) {
@@ -238,7 +206,9 @@ inline SafetensorsHeader parse_safetensors_header(const std::byte* data, std::si
   const char* last = first + header.header_size;
   if (header.header_size == 0 || *first != '{')
     throw CheckpointError(source, "safetensors header must be a JSON object starting with '{'");
-  const nlohmann::json root = io_detail::parse_header_json(first, last, source);
+  // Repeated keys are refused: with nlohmann's last-one-wins, a second entry could shadow a tensor.
+  const nlohmann::json root = parse_untrusted_json(first, last, io_detail::safetensors_max_json_depth,
+                                                   DuplicateKeys::refuse, source, "safetensors header");
   if (!root.is_object())
     throw CheckpointError(source, "safetensors header must be a JSON object");
 
