@@ -152,6 +152,14 @@ TEST_CASE("malformed config fields are refused with the field named", "[io][conf
   CHECK_THROWS_WITH(with("layer_norm_epsilon", "\"small\""), Catch::Contains("must be a number"));
   CHECK_THROWS_WITH(gpt2_config_from_hf(nlohmann::json::array(), "config.json"), Catch::Contains("JSON object"));
 
+  CHECK_THROWS_WITH(parse_hf_config(std::string(100, '[') + std::string(100, ']'), "config.json"),
+                    Catch::Contains("nests deeper than 64 levels"));
+  // Python's json module, which transformers reads with, keeps the last of repeated keys.
+  CHECK(parse_hf_config(R"({"model_type": "gpt2", "n_layer": 1, "n_layer": 3, "n_head": 1, "n_embd": 4,)"
+                        R"( "vocab_size": 5, "n_positions": 6, "bos_token_id": 0, "eos_token_id": 0})",
+                        "config.json")
+            .n_layer == 3);
+
   const auto dir = scratch_dir("config_malformed");
   write_bytes(dir / "config.json", "{\"model_type\": \"gpt2\",");
   CHECK_THROWS_WITH(read_hf_config(dir / "config.json"), Catch::Contains("config.json is not valid JSON"));

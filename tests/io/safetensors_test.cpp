@@ -265,6 +265,19 @@ TEST_CASE("two empty tensors may share an offset and gaps are tolerated", "[io][
   CHECK(h.tensors.back().name == "c");
 }
 
+TEST_CASE("a header of 100,000 tensors parses in linear time", "[io][safetensors]") {
+  // Regression: with nlohmann's parser callback this took time quadratic in the entry count.
+  std::string header = "{";
+  const int n = 100000;
+  for (int i = 0; i < n; ++i)
+    header += (i ? ",\"t" : "\"t") + std::to_string(i) + R"(":{"dtype":"BF16","shape":[1],"data_offsets":[)" +
+              std::to_string(2 * i) + "," + std::to_string(2 * i + 2) + "]}";
+  header += "}";
+  const SafetensorsHeader h = parse(raw_safetensors(header, std::string(2 * n, '\0')));
+  REQUIRE(h.tensors.size() == static_cast<std::size_t>(n));
+  CHECK(h.tensors.back().end == 2 * static_cast<std::uint64_t>(n));
+}
+
 TEST_CASE("truncated safetensors files are refused with the file named", "[io][safetensors]") {
   const fs::path dir = scratch_dir("truncated");
   const std::vector<float> v(16, 1.0f);
