@@ -53,6 +53,27 @@ using ArrayMap = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
 template <class S>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>;
 
+/// Calls fn(c0, c1) for column blocks [c0, c1) of [0, channels), spread over OpenMP threads.
+/// Reductions over rows that write per-column results (bias, LayerNorm and embedding gradients)
+/// use it with the row loop inside fn: each column sums its rows in order, so the result is bit
+/// for bit the same for any number of threads.
+template <class Fn>
+void parallel_column_blocks(index_t channels, Fn&& fn) {
+  constexpr index_t block = 64;
+  const index_t n_blocks = (channels + block - 1) / block;
+  PREFOPT_OMP(omp parallel for schedule(static))
+  for (index_t b = 0; b < n_blocks; ++b) fn(b * block, std::min(channels, (b + 1) * block));
+}
+
+/// Calls fn(begin, length) for chunks of [0, n), spread over OpenMP threads (elementwise work).
+template <class Fn>
+void parallel_chunks(index_t n, Fn&& fn) {
+  constexpr index_t chunk = 4096;
+  const index_t n_chunks = (n + chunk - 1) / chunk;
+  PREFOPT_OMP(omp parallel for schedule(static))
+  for (index_t i = 0; i < n_chunks; ++i) fn(i * chunk, std::min(chunk, n - i * chunk));
+}
+
 /// dst[0:n] = value.
 template <class S>
 void fill(const CpuDevice&, S* dst, index_t n, S value) {

@@ -20,16 +20,11 @@ void embedding_forward(const CpuDevice&, S* out, const token_t* tokens, const to
 }
 
 /// dwte[tokens[i]] += dout[i], dwpe[positions[i]] += dout[i]  (+=).
-/// Repeated ids make rows collide, so threads own column blocks and walk all rows in order:
-/// deterministic for any thread count.
+/// Repeated ids make rows collide, so threads own column blocks and walk all rows in order.
 template <class S>
 void embedding_backward(const CpuDevice&, S* dwte, S* dwpe, const S* dout, const token_t* tokens,
                         const token_t* positions, index_t n, index_t channels) {
-  constexpr index_t block = 64;
-  const index_t n_blocks = (channels + block - 1) / block;
-  PREFOPT_OMP(omp parallel for schedule(static))
-  for (index_t b = 0; b < n_blocks; ++b) {
-    const index_t c0 = b * block, c1 = std::min(channels, c0 + block);
+  parallel_column_blocks(channels, [&](index_t c0, index_t c1) {
     for (index_t i = 0; i < n; ++i) {
       const S* d = dout + i * channels;
       S* t = dwte + static_cast<index_t>(tokens[i]) * channels;
@@ -39,7 +34,7 @@ void embedding_backward(const CpuDevice&, S* dwte, S* dwpe, const S* dout, const
         p[c] += d[c];
       }
     }
-  }
+  });
 }
 
 }  // namespace prefopt::cpu

@@ -57,13 +57,8 @@ void layernorm_backward(const CpuDevice&, S* dinp, S* dweight, S* dbias, const S
       dx[c] += s * (dy[c] * weight[c] - g_mean - xhat * gx_mean);
     }
   }
-  // Parameter gradients: column blocks per thread, rows inner, so the summation order (and the
-  // result, bit for bit) does not depend on the number of threads.
-  constexpr index_t block = 64;
-  const index_t n_blocks = (channels + block - 1) / block;
-  PREFOPT_OMP(omp parallel for schedule(static))
-  for (index_t b = 0; b < n_blocks; ++b) {
-    const index_t c0 = b * block, c1 = std::min(channels, c0 + block);
+  // Parameter gradients: per column block, rows in order (deterministic for any thread count).
+  parallel_column_blocks(channels, [&](index_t c0, index_t c1) {
     for (index_t r = 0; r < rows; ++r) {
       const S* dy = dout + r * channels;
       const S* x = inp + r * channels;
@@ -73,7 +68,7 @@ void layernorm_backward(const CpuDevice&, S* dinp, S* dweight, S* dbias, const S
         dbias[c] += dy[c];
       }
     }
-  }
+  });
 }
 
 }  // namespace prefopt::cpu

@@ -44,17 +44,12 @@ void matmul_backward(const CpuDevice&, S* dinp, S* dweight, S* dbias, const S* d
     MatrixMap<S>(dweight, out_dim, in_dim).noalias() += dy.transpose() * x;
   }
   if (dbias) {
-    // Column blocks per thread, rows inner: deterministic for any thread count.
-    constexpr index_t block = 64;
-    const index_t n_blocks = (out_dim + block - 1) / block;
-    PREFOPT_OMP(omp parallel for schedule(static))
-    for (index_t b = 0; b < n_blocks; ++b) {
-      const index_t c0 = b * block, c1 = std::min(out_dim, c0 + block);
+    parallel_column_blocks(out_dim, [&](index_t c0, index_t c1) {
       for (index_t r = 0; r < rows; ++r) {
         const S* d = dout + r * out_dim;
         for (index_t c = c0; c < c1; ++c) dbias[c] += d[c];
       }
-    }
+    });
   }
 }
 
