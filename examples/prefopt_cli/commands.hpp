@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+// The subcommands of the `prefopt` tool, one source file each.
+#pragma once
+
+namespace prefopt::cli {
+int tokenize_command(int argc, char** argv);
+int pairs_command(int argc, char** argv);
+}  // namespace prefopt::cli

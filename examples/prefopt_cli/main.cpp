@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// prefopt: the command-line face of the library. `prefopt <command> --help` documents each
+// command's flags with their defaults.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string_view>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+
+namespace {
+struct Entry {
+  const char* name;
+  prefopt::cli::Command run;
+  const char* summary;
+};
+constexpr Entry commands[] = {
+    {"tokenize", prefopt::cli::tokenize_command, "GPT-2 BPE: JSON strings in, JSON id arrays out (--decode: reverse)"},
+    {"pairs", prefopt::cli::pairs_command, "build and tokenize preference pairs from hh-rlhf / JSONL, with stage counts"},
+};
+
+void print_usage(std::ostream& out) {
+  out << "usage: prefopt <command> [options]\n\ncommands:\n";
+  for (const auto& c : commands) out << "  " << c.name << std::string(12 - std::strlen(c.name), ' ') << c.summary << "\n";
+  out << "\n`prefopt <command> --help` lists a command's options and their defaults.\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : commands) {
+    if (std::string_view(argv[1]) != c.name) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const prefopt::cli::UsageError& e) {
+      std::cerr << "prefopt " << c.name << ": " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "prefopt " << c.name << ": error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "prefopt: unknown command '" << argv[1] << "'\n\n";
+  print_usage(std::cerr);
+  return 2;
+}
