@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Sets everything up (scripts/setup.sh), builds prefopt with its tests, examples and benchmarks,
-# and runs the whole test suite with CTest. Idempotent; safe to run again.
+# runs the whole test suite with CTest, then builds the libFuzzer targets with clang and runs each
+# for 30 s (PREFOPT_FUZZ_SECONDS). Idempotent; safe to run again.
 #   scripts/test.sh [extra ctest arguments...]
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,3 +19,5 @@ cmake --build "${BUILD_DIR}" -j"${JOBS}"
 echo "[test] build took $(( $(date +%s) - start )) s"
 echo "[test] running the test suite"
 ctest --test-dir "${BUILD_DIR}" --output-on-failure -j"${JOBS}" "$@"
+echo "[test] fuzz targets: build with clang and run each briefly"
+bash "${REPO_ROOT}/scripts/fuzz_smoke.sh" "${PREFOPT_FUZZ_SECONDS:-30}"
