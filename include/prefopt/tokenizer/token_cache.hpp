@@ -62,7 +62,7 @@ class TokenCache {
   /// Appends the cached ids of `piece` (with hash `h`) to `out`; false when it is not cached.
   bool append_if_cached(std::string_view piece, std::uint64_t h, std::vector<token_t>& out) const {
     if (size_ == 0) return false;
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = slot_of(h);; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.hash == 0) return false;
       if (s.hash == h && s.key_length == piece.size() &&
@@ -83,7 +83,7 @@ class TokenCache {
       mask_ = capacity - 1;
     }
     if (size_ == max_entries_) clear();
-    std::size_t i = h & mask_;
+    std::size_t i = slot_of(h);
     while (slots_[i].hash != 0) i = (i + 1) & mask_;
     slots_[i] = Slot{h, static_cast<std::uint32_t>(keys_.size()), static_cast<std::uint32_t>(piece.size()),
                      static_cast<std::uint32_t>(ids_.size()), static_cast<std::uint32_t>(count)};
@@ -107,6 +107,9 @@ class TokenCache {
     std::uint32_t key_offset = 0, key_length = 0;  // in keys_
     std::uint32_t ids_offset = 0, ids_length = 0;  // in ids_
   };
+
+  // Bit 0 of a hash is always set (it marks a used slot), so the slot comes from the bits above it.
+  std::size_t slot_of(std::uint64_t h) const noexcept { return static_cast<std::size_t>(h >> 1) & mask_; }
 
   std::size_t max_entries_;
   std::size_t size_ = 0;
