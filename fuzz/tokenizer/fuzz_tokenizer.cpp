@@ -6,6 +6,7 @@
 //   - the cached and the uncached tokenizer give the same ids; SpecialTokens::as_text round-trips
 //     too and never yields the end-of-text id;
 //   - the heap and the scan merge agree on x's bytes taken as one piece;
+//   - the pre-tokenizer's pieces tile x even when x is ill-formed UTF-8;
 //   - x read as 16-bit ids decodes to valid UTF-8, and an id past the vocabulary throws ArgumentError.
 // GPT-2's files: $PREFOPT_GPT2_DIR, else PREFOPT_FUZZ_GPT2_DIR (set by fuzz/tokenizer/CMakeLists.txt).
 #include <cstddef>
@@ -56,6 +57,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const token_t id : plain)
     if (id == tok.eos_token_id()) fail("as_text produced the end-of-text id");
   if (tok.decode(plain) != repaired) fail("decode(encode(x, as_text)) != x");
+
+  // The scanner on raw (possibly ill-formed) bytes: unspecified pieces, but in bounds and complete.
+  std::size_t covered = 0;
+  for_each_gpt2_pretoken(text, [&](std::string_view piece) {
+    if (piece.empty() || piece.data() != text.data() + covered) fail("pre-tokenizer pieces do not tile the input");
+    covered += piece.size();
+  });
+  if (covered != size) fail("pre-tokenizer pieces do not cover the input");
 
   const BpeVocabulary& v = tok.vocabulary();
   if (size <= 4096) {

@@ -106,3 +106,14 @@ TEST_CASE("pieces are non-empty and concatenate to the text", "[tokenizer][preto
     REQUIRE(joined == text);
   }
 }
+
+TEST_CASE("ill-formed bytes are never read out of bounds and still tile the input", "[tokenizer][pretokenize]") {
+  std::mt19937 rng(13);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string bytes(rng() % 12, '\0');
+    for (char& b : bytes) b = static_cast<char>(rng() % 2 ? 0x80 + rng() % 0x80 : rng() % 0x80);
+    std::string joined;
+    for_each_gpt2_pretoken(bytes, [&](std::string_view p) { joined.append(p); });
+    REQUIRE(joined == bytes);
+  }
+}

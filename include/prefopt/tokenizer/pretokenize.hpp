@@ -81,28 +81,28 @@ struct ClassedCodePoint {
   CharClass cls;
 };
 
-// Decodes the code point at s[i] of *valid* UTF-8 (the caller guarantees it).
-inline ClassedCodePoint classed_code_point_at(const unsigned char* s, std::size_t i) noexcept {
+// Decodes the code point at s[i] of valid UTF-8 (the caller guarantees it). On ill-formed input
+// it still never reads past s[n - 1]: a sequence cut by the end is one "other" code point.
+inline ClassedCodePoint classed_code_point_at(const unsigned char* s, std::size_t i, std::size_t n) noexcept {
   const unsigned char b0 = s[i];
   if (b0 < 0x80) return {b0, 1, ascii_classes[b0]};
+  const std::uint32_t len = b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4;
+  if (n - i < len) return {0xFFFD, static_cast<std::uint32_t>(n - i), CharClass::other};
   char32_t cp;
-  std::uint32_t len;
-  if (b0 < 0xE0) {
+  if (len == 2) {
     cp = ((b0 & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu);
-    len = 2;
-  } else if (b0 < 0xF0) {
+  } else if (len == 3) {
     cp = ((b0 & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
-    len = 3;
   } else {
     cp = ((b0 & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) | (s[i + 3] & 0x3Fu);
-    len = 4;
   }
   return {cp, len, char_class(cp)};
 }
 }  // namespace detail
 
 /// Calls emit(std::string_view piece) for each piece of GPT-2's pre-tokenization of `text`, in
-/// order; the pieces concatenate to `text`. Precondition: `text` is valid UTF-8 (see utf8.hpp).
+/// order; the pieces concatenate to `text`. Precondition: `text` is valid UTF-8 (see utf8.hpp);
+/// ill-formed input gives unspecified pieces but is never read out of bounds.
 template <class Emit>
 void for_each_gpt2_pretoken(std::string_view text, Emit&& emit) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
@@ -115,7 +115,7 @@ void for_each_gpt2_pretoken(std::string_view text, Emit&& emit) {
         ++j;
         continue;
       }
-      const detail::ClassedCodePoint c = detail::classed_code_point_at(s, j);
+      const detail::ClassedCodePoint c = detail::classed_code_point_at(s, j, n);
       if (c.cls != cls) break;
       j += c.length;
     }
@@ -141,7 +141,7 @@ void for_each_gpt2_pretoken(std::string_view text, Emit&& emit) {
         }
       }
     }
-    const detail::ClassedCodePoint c = detail::classed_code_point_at(s, i);
+    const detail::ClassedCodePoint c = detail::classed_code_point_at(s, i, n);
     std::size_t end;
     if (c.cls != CharClass::whitespace) {
       // \p{L}+ | \p{N}+ | [^\s\p{L}\p{N}]+
@@ -149,7 +149,7 @@ void for_each_gpt2_pretoken(std::string_view text, Emit&& emit) {
     } else {
       // " ?\p{L}+", " ?\p{N}+", " ?[^\s\p{L}\p{N}]+" with the optional space present.
       if (c.code_point == ' ' && i + 1 < n) {
-        const detail::ClassedCodePoint next = detail::classed_code_point_at(s, i + 1);
+        const detail::ClassedCodePoint next = detail::classed_code_point_at(s, i + 1, n);
         if (next.cls != CharClass::whitespace) {
           end = run_end(i + 1 + next.length, next.cls);
           emit(text.substr(i, end - i));
@@ -162,7 +162,7 @@ void for_each_gpt2_pretoken(std::string_view text, Emit&& emit) {
       std::size_t last = i;  // start of the run's last character
       std::size_t j = i + c.length;
       while (j < n) {
-        const detail::ClassedCodePoint d = detail::classed_code_point_at(s, j);
+        const detail::ClassedCodePoint d = detail::classed_code_point_at(s, j, n);
         if (d.cls != CharClass::whitespace) break;
         last = j;
         j += d.length;
