@@ -9,6 +9,7 @@
 #include "prefopt/device/cpu/layernorm.hpp"
 #include "prefopt/device/cpu/logsoftmax_gather.hpp"
 #include "prefopt/device/cpu/matmul.hpp"
+#include "prefopt/device/cpu/optimizer_kernels.hpp"
 #include "prefopt/device/cpu/residual.hpp"
 
 namespace prefopt {

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// Optimizer kernels: the deterministic sum of squares behind gradient-norm clipping, an in-place
+// scale, and the AdamW update. AdamW reproduces PyTorch 1.13's torch.optim.AdamW single-tensor path
+// (torch/optim/adamw.py, _single_tensor_adamw, foreach=False) operation by operation in the scalar
+// type, so a float run matches PyTorch's float run bit for bit on the same inputs.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "prefopt/core/config.hpp"
+#include "prefopt/core/types.hpp"
+#include "prefopt/device/cpu/cpu_device.hpp"
+#include "prefopt/optim/adamw.hpp"  // AdamWStepParams, shared by every device
+
+namespace prefopt::cpu {
+
+/// Elements per partial sum of sum_of_squares. Fixed (not per thread) so the summation tree, and
+/// hence the result, does not depend on the number of threads.
+inline constexpr index_t sum_of_squares_chunk = 8192;
+
+namespace detail {
+/// x rounded to double and kept there: a compiler allowed to contract floating-point expressions
+/// (GCC's default outside strict ISO mode) would otherwise fuse `1 - a * b` into one fma, which
+/// Python, computing the product first, does not.
+inline double rounded(double x) noexcept {
+  volatile double kept = x;
+  return kept;
+}
+}  // namespace detail
+
+/// Returns sum_i x[i]^2 over x (n), accumulated in double. Deterministic for any thread count:
+/// x is cut into fixed chunks of sum_of_squares_chunk elements, each chunk is summed in order
+/// into its own partial, and the partials are summed in order — bit-identical results whatever
+/// OMP_NUM_THREADS is, which bit-exact resume relies on.
+template <class S>
+double sum_of_squares(const CpuDevice&, const S* x, index_t n) {
+  if (n <= 0) return 0.0;
+  constexpr index_t chunk = sum_of_squares_chunk;
+  const index_t n_chunks = (n + chunk - 1) / chunk;
+  AlignedVector<double> partial(static_cast<std::size_t>(n_chunks));
+  PREFOPT_OMP(omp parallel for schedule(static))
+  for (index_t c = 0; c < n_chunks; ++c) {
+    const S* p = x + c * chunk;
+    const index_t len = std::min(chunk, n - c * chunk);
+    // Eight interleaved accumulators (element i into lane i % 8), combined in lane order: a fixed
+    // summation order that the compiler can still vectorize.
+    constexpr index_t lanes = 8;
+    double acc[lanes] = {};
+    index_t i = 0;
+    for (; i + lanes <= len; i += lanes)
+      for (index_t j = 0; j < lanes; ++j) {
+        const double v = static_cast<double>(p[i + j]);
+        acc[j] += v * v;
+      }
+    for (; i < len; ++i) {
+      const double v = static_cast<double>(p[i]);
+      acc[i % lanes] += v * v;
+    }
+    double s = 0.0;
+    for (index_t j = 0; j < lanes; ++j) s += acc[j];
+    partial[static_cast<std::size_t>(c)] = s;
+  }
+  double total = 0.0;
+  for (double s : partial) total += s;
+  return total;
+}
+
+/// x (n) *= factor.
+template <class S>
+void scale(const CpuDevice&, S* x, index_t n, S factor) {
+  PREFOPT_OMP(omp parallel for simd schedule(static))
+  for (index_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+/// One AdamW step on params (n), in place, from grads (n); exp_avg (n) and exp_avg_sq (n) are
+/// the first and second moments, updated in place. PyTorch 1.13, _single_tensor_adamw:
+///
+///   param.mul_(1 - lr * weight_decay)
+///   exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+///   exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+///   bias_correction1 = 1 - beta1 ** step;  bias_correction2 = 1 - beta2 ** step
+///   step_size = lr / bias_correction1;     bias_correction2_sqrt = math.sqrt(bias_correction2)
+///   denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+///   param.addcdiv_(exp_avg, denom, value=-step_size)
+///
+/// Rounding, as PyTorch's CPU kernels do it for a float tensor: the Python scalars (1 - lr·wd,
+/// beta1, 1 - beta1, ..., -step_size) are computed in double and rounded once to S; every tensor
+/// op rounds to S. Each tensor op is its own rounding step, so the decayed parameter and the
+/// scaled moments are materialised before they are added to. PyTorch's AVX2 kernels (built by
+/// GCC with FMA contraction) compute add_(g, alpha) as fma(g, alpha, a) and addcmul_(g, g, value)
+/// as fma(value·g, g, a); both are written here as std::fma so the result does not depend on this
+/// compiler's contraction settings. addcdiv_ is a + (value·t1)/t2, which nothing can contract.
+template <class S>
+void adamw_update(const CpuDevice&, S* params, const S* grads, S* exp_avg, S* exp_avg_sq, index_t n,
+                  const AdamWStepParams& p) {
+  const double bias_correction1 = 1.0 - std::pow(p.beta1, static_cast<double>(p.step));
+  const double bias_correction2 = 1.0 - std::pow(p.beta2, static_cast<double>(p.step));
+  const double step_size = p.lr / bias_correction1;
+  const S decay = static_cast<S>(1.0 - detail::rounded(p.lr * p.weight_decay));
+  const S beta1 = static_cast<S>(p.beta1);
+  const S one_minus_beta1 = static_cast<S>(1.0 - p.beta1);
+  const S beta2 = static_cast<S>(p.beta2);
+  const S one_minus_beta2 = static_cast<S>(1.0 - p.beta2);
+  const S bias_correction2_sqrt = static_cast<S>(std::sqrt(bias_correction2));
+  const S eps = static_cast<S>(p.eps);
+  const S neg_step_size = static_cast<S>(-step_size);
+  const bool decays = decay != S(1);
+
+  parallel_chunks(n, [&](index_t begin, index_t len) {
+    S* PREFOPT_RESTRICT w = params + begin;
+    const S* PREFOPT_RESTRICT g = grads + begin;
+    S* PREFOPT_RESTRICT m = exp_avg + begin;
+    S* PREFOPT_RESTRICT v = exp_avg_sq + begin;
+    // A pass of its own: fused into the addcdiv below, a contracting compiler would turn
+    // w*decay + u into one fma and skip PyTorch's rounding of the decayed parameter. The chunk
+    // is L1-resident, so the second pass costs little.
+    if (decays)
+      for (index_t i = 0; i < len; ++i) w[i] *= decay;
+    for (index_t i = 0; i < len; ++i) {
+      const S gi = g[i];
+      const S mi = std::fma(gi, one_minus_beta1, m[i] * beta1);
+      const S vi = std::fma(one_minus_beta2 * gi, gi, v[i] * beta2);
+      m[i] = mi;
+      v[i] = vi;
+      const S denom = std::sqrt(vi) / bias_correction2_sqrt + eps;
+      w[i] = w[i] + (neg_step_size * mi) / denom;
+    }
+  });
+}
+
+}  // namespace prefopt::cpu
