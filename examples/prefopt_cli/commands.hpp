@@ -5,4 +5,8 @@
 namespace prefopt::cli {
 int tokenize_command(int argc, char** argv);
 int pairs_command(int argc, char** argv);
+int init_command(int argc, char** argv);
+int score_command(int argc, char** argv);
+int sft_command(int argc, char** argv);
+int dpo_command(int argc, char** argv);
 }  // namespace prefopt::cli

@@ -19,6 +19,10 @@ struct Entry {
 constexpr Entry commands[] = {
     {"tokenize", prefopt::cli::tokenize_command, "GPT-2 BPE: JSON strings in, JSON id arrays out (--decode: reverse)"},
     {"pairs", prefopt::cli::pairs_command, "build and tokenize preference pairs from hh-rlhf / JSONL, with stage counts"},
+    {"init", prefopt::cli::init_command, "write a fresh, randomly initialised GPT-2-architecture model directory"},
+    {"score", prefopt::cli::score_command, "policy/reference log-probs, loss and rewards of each pair, without training"},
+    {"sft", prefopt::cli::sft_command, "supervised fine-tuning on the chosen (or rejected) completions"},
+    {"dpo", prefopt::cli::dpo_command, "preference optimization: dpo, ipo, hinge, slic, simpo, orpo"},
 };
 
 void print_usage(std::ostream& out) {

@@ -94,6 +94,17 @@ class Batcher {
   std::vector<index_t> micro_batch(index_t epoch, index_t b) const {
     return slice(epoch_order(epoch), b);
   }
+  /// The same from an epoch_order() the caller keeps (no reshuffle per call).
+  std::vector<index_t> micro_batch_of(const std::vector<index_t>& order, index_t b) const {
+    PREFOPT_CHECK(static_cast<index_t>(order.size()) == n_, "Batcher::micro_batch_of: the order has ", order.size(),
+                  " entries, expected ", n_);
+    return slice(order, b);
+  }
+  /// Micro-batches per epoch of the rank that gets the most (ranks with fewer run empty
+  /// micro-batches at the end of an epoch, so every rank takes the same optimizer steps).
+  index_t max_micro_batches_per_epoch() const noexcept {
+    return n_ / global_batch() + (options_.last_batch == LastBatch::Keep && n_ % global_batch() > 0 ? 1 : 0);
+  }
 
   /// Fills `pair_indices` with the next micro-batch of the current epoch and returns true; at the
   /// end of the epoch returns false, and the state moves to position 0 of the next epoch.

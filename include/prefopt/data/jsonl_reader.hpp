@@ -106,6 +106,7 @@ enum class SkipReason {
   EmptyFile,       // a file without a single record
   MissingField,    // a field the pair builder needs is absent (counted by the pair stage)
   FieldNotString,  // a field the pair builder needs is not a string (counted by the pair stage)
+  BadTokenIds,     // an id field of a tokenized pair is not an array of in-vocabulary ids (pairs_file.hpp)
 };
 
 constexpr std::string_view reason_name(SkipReason reason) noexcept {
@@ -118,6 +119,7 @@ constexpr std::string_view reason_name(SkipReason reason) noexcept {
     case SkipReason::EmptyFile: return "file without records";
     case SkipReason::MissingField: return "missing field";
     case SkipReason::FieldNotString: return "field is not a string";
+    case SkipReason::BadTokenIds: return "bad token ids";
   }
   return "unknown skip reason";
 }

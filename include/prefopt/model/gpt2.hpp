@@ -27,6 +27,10 @@
 
 namespace prefopt {
 
+/// Whether a model holds a gradient block. A frozen reference model (forward only) needs none,
+/// which saves a parameter-sized buffer.
+enum class GradientMemory { allocate, none };
+
 /// Ties a backward call to the forward whose activations it consumes.
 struct ForwardRecord {
   std::uint64_t generation = 0;
@@ -42,12 +46,15 @@ class Gpt2 {
   template <class T>
   using vector = typename Device::template vector<T>;
 
-  explicit Gpt2(const Gpt2Config& config, Device device = {})
+  explicit Gpt2(const Gpt2Config& config, Device device = {},
+                GradientMemory gradient_memory = GradientMemory::allocate)
       : config_(config), table_(config), device_(device) {
     params_.resize(static_cast<std::size_t>(table_.total_size()));
-    grads_.resize(static_cast<std::size_t>(table_.total_size()));
     weights_ = Gpt2View<Scalar>::make(table_, params_.data());
-    weight_grads_ = Gpt2View<Scalar>::make(table_, grads_.data());
+    if (gradient_memory == GradientMemory::allocate) {
+      grads_.resize(static_cast<std::size_t>(table_.total_size()));
+      weight_grads_ = Gpt2View<Scalar>::make(table_, grads_.data());
+    }
   }
   Gpt2(const Gpt2&) = delete;  // views point into owned buffers
   Gpt2& operator=(const Gpt2&) = delete;
@@ -65,7 +72,12 @@ class Gpt2 {
   const Gpt2View<Scalar>& weights() const noexcept { return weights_; }
   const Gpt2View<Scalar>& weight_gradients() const noexcept { return weight_grads_; }
 
-  void zero_gradients() { fill(device_, grads_.data(), num_parameters(), Scalar(0)); }
+  /// False for a forward-only model (GradientMemory::none): training-mode forward and backward throw.
+  bool has_gradients() const noexcept { return !grads_.empty(); }
+
+  void zero_gradients() {
+    if (has_gradients()) fill(device_, grads_.data(), num_parameters(), Scalar(0));
+  }
 
   /// Copies a host block laid out by parameter_table() into the model, or back out.
   void set_parameters(const Scalar* host) { device_.copy_from_host(host, num_parameters(), params_.data()); }
@@ -101,6 +113,8 @@ class Gpt2 {
   /// Training mode keeps the activations for backward(); inference keeps one layer's worth.
   ForwardRecord forward(const PackedBatch& batch, Scalar* token_logps,
                         ForwardMode mode = ForwardMode::training) {
+    PREFOPT_CHECK(mode == ForwardMode::inference || has_gradients(),
+                  "Gpt2::forward: a model built with GradientMemory::none runs inference mode only");
     std::vector<index_t> rows;
     std::vector<token_t> targets;
     for (index_t i = 0; i < batch.n_tokens(); ++i)
@@ -130,6 +144,7 @@ class Gpt2 {
   void backward(const ForwardRecord& record, const Scalar* token_weights) {
     PREFOPT_CHECK(record.generation == generation_ && record.mode == ForwardMode::training,
                   "Gpt2::backward: the record is not the latest training-mode forward");
+    PREFOPT_CHECK(has_gradients(), "Gpt2::backward: the model was built with GradientMemory::none");
     const index_t N = layout_.n, R = layout_.rows, C = config_.n_embd, F = config_.mlp_width(),
                   V = config_.vocab_size, NH = config_.n_head;
     Scalar* a = arena_.data();

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// Pair scoring: the per-sequence numbers every loss consumes (GUIDE §3). A micro-batch of pairs
+// becomes one PackedBatch — prompt + chosen and, for pairwise losses, prompt + rejected — scored
+// from the first completion token on, so the sums below are exactly TRL's completion log-probs
+// S(y) = Σ_t log π(y_t | x, y_<t) over completion tokens (EOS included), prompt masked.
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "prefopt/core/error.hpp"
+#include "prefopt/core/types.hpp"
+#include "prefopt/data/batcher.hpp"
+#include "prefopt/data/tokenize_pair.hpp"
+#include "prefopt/model/gpt2_activations.hpp"
+#include "prefopt/model/packed_batch.hpp"
+
+namespace prefopt {
+
+/// What a micro-batch holds per pair: both completions (preference losses) or the chosen one only
+/// (SFT, and anything else whose loss has uses_rejected = false).
+enum class PairSequences { ChosenAndRejected, ChosenOnly };
+
+constexpr index_t sequences_per_pair(PairSequences s) noexcept {
+  return s == PairSequences::ChosenAndRejected ? 2 : 1;
+}
+
+/// Clears `batch` and appends the pairs `indices` of `pairs` in order. ChosenAndRejected: sequence
+/// 2k is pair k's prompt + chosen, 2k + 1 its prompt + rejected (data/batcher.hpp's append_pair);
+/// ChosenOnly: sequence k is pair k's prompt + chosen.
+inline void fill_pair_batch(PackedBatch& batch, const std::vector<TokenizedPair>& pairs,
+                            const std::vector<index_t>& indices, PairSequences what) {
+  if (what == PairSequences::ChosenAndRejected) {
+    fill_micro_batch(batch, pairs, indices);
+    return;
+  }
+  batch.clear();
+  std::vector<token_t> sequence;
+  for (index_t i : indices) {
+    PREFOPT_CHECK(i >= 0 && i < static_cast<index_t>(pairs.size()), "fill_pair_batch: pair index ", i,
+                  " outside [0, ", pairs.size(), ")");
+    const TokenizedPair& p = pairs[static_cast<std::size_t>(i)];
+    PREFOPT_CHECK(!p.prompt_ids.empty() && !p.chosen_ids.empty(),
+                  "fill_pair_batch: pair ", i, " has an empty prompt or chosen completion");
+    sequence.assign(p.prompt_ids.begin(), p.prompt_ids.end());
+    sequence.insert(sequence.end(), p.chosen_ids.begin(), p.chosen_ids.end());
+    batch.add_sequence(sequence, static_cast<index_t>(p.prompt_ids.size()));
+  }
+}
+
+/// Per-sequence completion log-prob sums and scored-token counts of one packed batch.
+struct SequenceLogps {
+  std::vector<double> sum;     // (n_sequences)
+  std::vector<index_t> count;  // (n_sequences): positions with a target
+};
+
+/// Sums host token log-probs per sequence, in position order and in double (so the result does
+/// not depend on how the batch was packed).
+template <class Scalar>
+void sum_sequence_logps(const PackedBatch& batch, const Scalar* token_logps, SequenceLogps& out) {
+  const index_t n_seq = batch.n_sequences();
+  out.sum.assign(static_cast<std::size_t>(n_seq), 0.0);
+  out.count.assign(static_cast<std::size_t>(n_seq), 0);
+  for (index_t s = 0; s < n_seq; ++s) {
+    double acc = 0;
+    index_t n = 0;
+    for (index_t i = batch.offsets[s]; i < batch.offsets[s + 1]; ++i) {
+      if (batch.targets[i] == no_target) continue;
+      acc += static_cast<double>(token_logps[i]);
+      ++n;
+    }
+    out.sum[static_cast<std::size_t>(s)] = acc;
+    out.count[static_cast<std::size_t>(s)] = n;
+  }
+}
+
+/// Runs a model's forward over a packed batch and returns the per-sequence sums on the host.
+/// Owns the device buffer for the token log-probs and a host copy, so repeated calls allocate
+/// nothing once the largest batch has been seen.
+template <class Model>
+class SequenceScorer {
+ public:
+  using Scalar = typename Model::scalar_type;
+  using Device = typename Model::device_type;
+
+  /// Scores `batch`; in training mode the returned record feeds Model::backward.
+  ForwardRecord score(Model& model, const PackedBatch& batch, ForwardMode mode, SequenceLogps& out) {
+    const auto n = static_cast<std::size_t>(batch.n_tokens());
+    if (device_logps_.size() < n) device_logps_.resize(n);
+    host_logps_.resize(n);
+    ForwardRecord record = model.forward(batch, device_logps_.data(), mode);
+    model.device().copy_to_host(device_logps_.data(), batch.n_tokens(), host_logps_.data());
+    sum_sequence_logps(batch, host_logps_.data(), out);
+    return record;
+  }
+  /// The host copy of the latest batch's token log-probs.
+  const std::vector<Scalar>& token_logps() const noexcept { return host_logps_; }
+
+ private:
+  typename Device::template vector<Scalar> device_logps_;
+  std::vector<Scalar> host_logps_;
+};
+
+/// Completion log-prob sums of every pair under `model` (inference mode, `batch_size` pairs per
+/// forward): chosen[i], rejected[i] (rejected left empty for ChosenOnly). `on_batch(done, total)`
+/// reports progress.
+struct PairSums {
+  std::vector<double> chosen, rejected;
+};
+
+template <class Model, class OnBatch>
+PairSums score_pairs(Model& model, const std::vector<TokenizedPair>& pairs, index_t batch_size,
+                     PairSequences what, OnBatch&& on_batch) {
+  PREFOPT_CHECK(batch_size >= 1, "score_pairs: batch_size must be >= 1, got ", batch_size);
+  PairSums out;
+  const auto n = static_cast<index_t>(pairs.size());
+  out.chosen.resize(static_cast<std::size_t>(n));
+  if (what == PairSequences::ChosenAndRejected) out.rejected.resize(static_cast<std::size_t>(n));
+  SequenceScorer<Model> scorer;
+  PackedBatch batch;
+  SequenceLogps sums;
+  std::vector<index_t> indices;
+  const index_t per = sequences_per_pair(what);
+  for (index_t first = 0; first < n; first += batch_size) {
+    indices.clear();
+    for (index_t i = first; i < std::min(n, first + batch_size); ++i) indices.push_back(i);
+    fill_pair_batch(batch, pairs, indices, what);
+    scorer.score(model, batch, ForwardMode::inference, sums);
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      out.chosen[static_cast<std::size_t>(indices[k])] = sums.sum[k * per];
+      if (per == 2) out.rejected[static_cast<std::size_t>(indices[k])] = sums.sum[k * per + 1];
+    }
+    on_batch(std::min(n, first + batch_size), n);
+  }
+  return out;
+}
+
+template <class Model>
+PairSums score_pairs(Model& model, const std::vector<TokenizedPair>& pairs, index_t batch_size, PairSequences what) {
+  return score_pairs(model, pairs, batch_size, what, [](index_t, index_t) {});
+}
+
+}  // namespace prefopt

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// The trainer: the step objective's gradient against central differences of the whole pipeline
+// (pairs -> packed batch -> model -> loss -> per-token weights -> backward) in double, gradient
+// accumulation = a larger batch, the step-0 invariant, exact resume, refusal to resume a different
+// run, non-finite stops, TRL metric names and checkpoint rotation.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "model/tiny_model.hpp"
+#include "prefopt/device/cpu.hpp"
+#include "prefopt/loss/losses.hpp"
+#include "prefopt/model/gpt2.hpp"
+#include "prefopt/train/trainer.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace prefopt;
+using prefopt::test::random_tokens;
+
+namespace {
+
+// The model tests' tiny GPT-2, with BOS/EOS inside its 13-token vocabulary so that its
+// checkpoints load back.
+Gpt2Config tiny_config() {
+  Gpt2Config c = prefopt::test::tiny_config();
+  c.bos_token_id = c.eos_token_id = static_cast<token_t>(c.vocab_size - 1);
+  return c;
+}
+
+std::vector<TokenizedPair> random_pairs(index_t n, index_t vocab, std::uint64_t seed) {
+  Random rng(seed);
+  std::vector<TokenizedPair> pairs;
+  for (index_t i = 0; i < n; ++i) {
+    TokenizedPair p;
+    p.prompt_ids = random_tokens(2 + static_cast<index_t>(rng.below(3)), vocab, rng.next_u64());
+    p.chosen_ids = random_tokens(1 + static_cast<index_t>(rng.below(5)), vocab, rng.next_u64());
+    p.rejected_ids = random_tokens(1 + static_cast<index_t>(rng.below(5)), vocab, rng.next_u64());
+    pairs.push_back(std::move(p));
+  }
+  return pairs;
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("prefopt_trainer_test_" + name);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+TrainingConfig small_run(const std::filesystem::path& dir) {
+  TrainingConfig c;
+  c.output_dir = dir.string();
+  c.per_device_train_batch_size = 2;
+  c.gradient_accumulation_steps = 2;
+  c.max_steps = 4;
+  c.learning_rate = 1e-2;
+  c.logging_steps = 1;
+  c.save_strategy = SaveStrategy::No;
+  c.progress = false;
+  return c;
+}
+
+template <class Scalar>
+std::vector<Scalar> parameters_of(const Gpt2<CpuDevice, Scalar>& m) {
+  return std::vector<Scalar>(m.parameters(), m.parameters() + m.num_parameters());
+}
+
+template <class Loss>
+void check_step_gradient(const Loss& loss, const char* name) {
+  using Model = Gpt2<CpuDevice, double>;
+  Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+  policy.init_random(11);
+  reference.init_random(12);  // a different reference, so h != 0
+  const auto pairs = random_pairs(7, tiny_config().vocab_size, 5);
+  TrainingConfig config = small_run(fresh_dir(std::string("grad_") + name));
+  config.per_device_train_batch_size = 2;
+  config.gradient_accumulation_steps = 2;  // two micro-batches share one normalizer
+  Trainer<Model, Loss> trainer(policy, loss, config, pairs);
+  if constexpr (Loss::needs_reference) trainer.precompute_reference(reference);
+  trainer.compute_gradients();
+  const std::vector<double> analytic(policy.gradients(), policy.gradients() + policy.num_parameters());
+  test::check_gradient(name, policy.parameters(), policy.num_parameters(), analytic.data(),
+                       [&] { return trainer.compute_gradients().loss; }, 1e-6, 400);
+}
+
+}  // namespace
+
+TEST_CASE("the step objective's gradient matches central differences through the whole pipeline", "[train]") {
+  check_step_gradient(loss::Dpo{0.5, 0.1}, "dpo");
+  check_step_gradient(loss::Ipo{0.3}, "ipo");
+  check_step_gradient(loss::SimPo{2.0, 0.5}, "simpo");
+  check_step_gradient(loss::Sft{}, "sft");  // per-token normalization across micro-batches
+}
+
+TEST_CASE("gradient accumulation of 2 micro-batches of 2 pairs equals one micro-batch of 4", "[train]") {
+  using Model = Gpt2<CpuDevice, double>;
+  const auto pairs = random_pairs(12, tiny_config().vocab_size, 9);
+  auto run = [&](index_t batch, index_t accumulation) {
+    Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+    policy.init_random(3);
+    reference.init_random(3);
+    TrainingConfig c = small_run(fresh_dir("accum_" + std::to_string(batch)));
+    c.per_device_train_batch_size = batch;
+    c.gradient_accumulation_steps = accumulation;
+    c.max_steps = 3;
+    Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.3}, c, pairs);
+    trainer.precompute_reference(reference);
+    const TrainResult r = trainer.train();
+    return std::make_pair(parameters_of(policy), r.last_log);
+  };
+  const auto [w1, log1] = run(4, 1);
+  const auto [w2, log2] = run(2, 2);
+  double worst = 0;
+  for (std::size_t i = 0; i < w1.size(); ++i) worst = std::max(worst, std::abs(w1[i] - w2[i]) / std::max(1e-3, std::abs(w1[i])));
+  INFO("worst relative weight difference " << worst);
+  CHECK(worst < 1e-9);  // only the summation order of the gradient differs (Adam magnifies it on tiny gradients)
+  CHECK(log1["loss"].get<double>() == Approx(log2["loss"].get<double>()).epsilon(1e-12));
+  CHECK(log1["rewards/accuracies"] == log2["rewards/accuracies"]);
+}
+
+TEST_CASE("at step 0 with the policy as its own reference, DPO's loss is ln 2 and the rewards are 0", "[train]") {
+  using Model = Gpt2<CpuDevice, double>;
+  Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+  policy.init_random(21);
+  reference.init_random(21);
+  const auto pairs = random_pairs(8, tiny_config().vocab_size, 2);
+  TrainingConfig c = small_run(fresh_dir("step0"));
+  c.gradient_accumulation_steps = 1;
+  SECTION("precomputed reference") {
+    Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.1}, c, pairs);
+    trainer.precompute_reference(reference);
+    CHECK(trainer.compute_gradients().loss == Approx(std::log(2.0)).epsilon(1e-12));
+  }
+  SECTION("frozen reference model") {
+    Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.1}, c, pairs);
+    trainer.use_reference_model(reference);
+    CHECK(trainer.compute_gradients().loss == Approx(std::log(2.0)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("training logs TRL's metric names to metrics.jsonl and lowers the DPO loss", "[train]") {
+  using Model = Gpt2<CpuDevice, float>;
+  Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+  policy.init_random(4);
+  reference.init_random(4);
+  const auto dir = fresh_dir("metrics");
+  TrainingConfig c = small_run(dir);
+  c.max_steps = 12;
+  c.logging_steps = 4;
+  c.learning_rate = 3e-3;
+  c.eval_strategy = SaveStrategy::Steps;
+  c.eval_steps = 6;
+  const auto pairs = random_pairs(8, tiny_config().vocab_size, 17);
+  Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.5}, c, pairs, random_pairs(3, tiny_config().vocab_size, 18));
+  trainer.precompute_reference(reference);
+  const TrainResult r = trainer.train();
+  CHECK(r.global_step == 12);
+  std::ifstream in(dir / "metrics.jsonl");
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 5);  // train logs at 4, 8, 12; evals at 6, 12
+  for (const char* key : {"loss", "grad_norm", "learning_rate", "epoch", "rewards/chosen", "rewards/rejected",
+                          "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"})
+    CHECK(lines[0].contains(key));
+  CHECK(lines[1]["step"] == 6);
+  CHECK(lines[1].contains("eval_loss"));
+  CHECK(lines[1].contains("eval_rewards/accuracies"));
+  CHECK(lines[0]["loss"].get<double>() < std::log(2.0) + 1e-6);
+  CHECK(lines[3]["step"] == 12);
+  CHECK(lines[3]["loss"].get<double>() < lines[0]["loss"].get<double>());
+  CHECK(std::filesystem::exists(dir / "model.safetensors"));
+}
+
+TEST_CASE("a run resumed from a checkpoint ends with the same weights, bit for bit", "[train]") {
+  using Model = Gpt2<CpuDevice, float>;
+  const auto pairs = random_pairs(10, tiny_config().vocab_size, 23);
+  auto make_config = [&](const std::filesystem::path& dir) {
+    TrainingConfig c = small_run(dir);
+    c.max_steps = 7;  // 10 pairs, 2 x 2 per step: 3 steps per epoch, the last one short
+    c.save_strategy = SaveStrategy::Steps;
+    c.save_steps = 2;
+    c.save_total_limit = 2;
+    c.logging_steps = 3;
+    c.warmup_steps = 2;
+    c.weight_decay = 0.01;
+    return c;
+  };
+  auto fresh_models = [](Model& policy, Model& reference) {
+    policy.init_random(8);
+    reference.init_random(8);
+  };
+  const auto dir_a = fresh_dir("resume_a");
+  std::vector<float> uninterrupted;
+  std::string log_a;
+  {
+    Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+    fresh_models(policy, reference);
+    Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.3}, make_config(dir_a), pairs);
+    trainer.precompute_reference(reference);
+    trainer.train();
+    uninterrupted = parameters_of(policy);
+    std::ifstream in(dir_a / "metrics.jsonl");
+    log_a.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // save_total_limit 2: checkpoints 4 and 6 remain.
+  const auto kept = list_checkpoints(dir_a);
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].filename() == "checkpoint-4");
+  CHECK(kept[1].filename() == "checkpoint-6");
+
+  for (const char* from : {"checkpoint-4", "checkpoint-6"}) {
+    DYNAMIC_SECTION("resumed from " << from) {
+      const auto dir_b = fresh_dir(std::string("resume_b_") + from);
+      std::filesystem::create_directories(dir_b);
+      std::filesystem::copy(dir_a / from, dir_b / from);
+      std::filesystem::copy_file(dir_a / "reference_logps.json", dir_b / "reference_logps.json");
+      // metrics.jsonl as a killed run would have left it: all of it, and a torn last line.
+      {
+        std::ofstream out(dir_b / "metrics.jsonl");
+        out << log_a << "{\"step\": 7, \"lo";
+      }
+      Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+      policy.init_random(999);  // overwritten by the checkpoint
+      reference.init_random(8);
+      Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.3}, make_config(dir_b), pairs);
+      trainer.precompute_reference(reference);  // served from the copied cache
+      trainer.train(dir_b);
+      const std::vector<float> resumed = parameters_of(policy);
+      REQUIRE(resumed.size() == uninterrupted.size());
+      CHECK(std::memcmp(resumed.data(), uninterrupted.data(), resumed.size() * sizeof(float)) == 0);
+      std::ifstream in(dir_b / "metrics.jsonl");
+      const std::string log_b((std::istreambuf_iterator<char>(in)), {});
+      CHECK(log_b == log_a);
+    }
+  }
+}
+
+TEST_CASE("resuming with a different batch shape is refused with the reason", "[train]") {
+  using Model = Gpt2<CpuDevice, float>;
+  const auto pairs = random_pairs(8, tiny_config().vocab_size, 31);
+  const auto dir = fresh_dir("refuse");
+  Model policy(tiny_config());
+  policy.init_random(1);
+  {
+    TrainingConfig c = small_run(dir);
+    c.save_strategy = SaveStrategy::Steps;
+    c.save_steps = 1;
+    c.max_steps = 1;
+    Trainer<Model, loss::SimPo> trainer(policy, loss::SimPo{}, c, pairs);
+    trainer.train();
+  }
+  TrainingConfig c = small_run(dir);
+  c.per_device_train_batch_size = 4;
+  Trainer<Model, loss::SimPo> trainer(policy, loss::SimPo{}, c, pairs);
+  CHECK_THROWS_WITH(trainer.train(dir), Catch::Contains("per_device_train_batch_size") && Catch::Contains("checkpoint-1"));
+}
+
+namespace {
+// A loss that goes bad on its second call with a given chosen log-prob sign — to test the stop.
+struct NanAfter {
+  static constexpr const char* name = "nan-after";
+  static constexpr bool needs_reference = false;
+  static constexpr bool uses_rejected = true;
+  static constexpr loss::LogpReduction reduction = loss::LogpReduction::Sum;
+  static constexpr loss::Normalization normalization = loss::Normalization::PerPair;
+  int* calls = nullptr;
+  int good_calls = 0;
+  void validate() const {}
+  loss::PairLoss operator()(const loss::PairLogps& p) const {
+    loss::PairLoss r = loss::SimPo{}(p);
+    if (++*calls > good_calls) r.loss = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  }
+};
+}  // namespace
+
+TEST_CASE("a non-finite loss stops training with the step, and the last checkpoint stays valid", "[train]") {
+  using Model = Gpt2<CpuDevice, float>;
+  const auto pairs = random_pairs(8, tiny_config().vocab_size, 41);
+  const auto dir = fresh_dir("nan");
+  Model policy(tiny_config());
+  policy.init_random(1);
+  int calls = 0;
+  TrainingConfig c = small_run(dir);
+  c.save_strategy = SaveStrategy::Steps;
+  c.save_steps = 1;
+  Trainer<Model, NanAfter> trainer(policy, NanAfter{&calls, 4 * 2 + 1}, c, pairs);  // step 3 goes bad
+  CHECK_THROWS_WITH(trainer.train(), Catch::Contains("step 3: non-finite loss") && Catch::Contains("checkpoint-2"));
+  const auto saved = list_checkpoints(dir);
+  REQUIRE(saved.size() == 2);
+  Model reloaded(load_hf_config(saved.back()));
+  std::vector<float> host(static_cast<std::size_t>(reloaded.num_parameters()));
+  load_hf_parameters(saved.back(), reloaded.parameter_table(), host.data());
+}
+
+TEST_CASE("the trainer rejects pairs that do not fit the model, naming the pair", "[train]") {
+  using Model = Gpt2<CpuDevice, float>;
+  Model policy(tiny_config());
+  auto pairs = random_pairs(3, tiny_config().vocab_size, 1);
+  pairs[2].chosen_ids.assign(20, 1);  // n_positions is 16
+  CHECK_THROWS_WITH((Trainer<Model, loss::SimPo>(policy, loss::SimPo{}, small_run(fresh_dir("fit")), pairs)),
+                    Catch::Contains("training pair 2") && Catch::Contains("n_positions=16"));
+}
