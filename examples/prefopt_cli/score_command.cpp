@@ -65,7 +65,8 @@ int score_with(const Loss& loss, CpuModel& policy, CpuModel* reference, const st
   summary["summary"] = true;
   summary["pairs"] = pairs.size();
   summary["loss_type"] = Loss::name;
-  for (auto& [k, v] : sums.to_json("", Loss::uses_rejected, false).items()) summary[k] = v;
+  const nlohmann::ordered_json means = sums.to_json("", Loss::uses_rejected, false);  // named: items() only views it
+  for (auto it = means.begin(); it != means.end(); ++it) summary[it.key()] = it.value();
   std::cout << summary.dump() << std::endl;
   return 0;
 }
