@@ -9,4 +9,5 @@ int init_command(int argc, char** argv);
 int score_command(int argc, char** argv);
 int sft_command(int argc, char** argv);
 int dpo_command(int argc, char** argv);
+int generate_command(int argc, char** argv);
 }  // namespace prefopt::cli

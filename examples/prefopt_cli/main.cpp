@@ -23,6 +23,7 @@ constexpr Entry commands[] = {
     {"score", prefopt::cli::score_command, "policy/reference log-probs, loss and rewards of each pair, without training"},
     {"sft", prefopt::cli::sft_command, "supervised fine-tuning on the chosen (or rejected) completions"},
     {"dpo", prefopt::cli::dpo_command, "preference optimization: dpo, ipo, hinge, slic, simpo, orpo"},
+    {"generate", prefopt::cli::generate_command, "complete prompts with a KV cache: sampling (temperature, top-k, top-p) or --greedy"},
 };
 
 void print_usage(std::ostream& out) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "prefopt/device/cpu/attention.hpp"
+#include "prefopt/device/cpu/attention_decode.hpp"
 #include "prefopt/device/cpu/cpu_device.hpp"
 #include "prefopt/device/cpu/embedding.hpp"
 #include "prefopt/device/cpu/gelu.hpp"

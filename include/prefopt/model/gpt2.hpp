@@ -22,6 +22,7 @@
 #include "prefopt/core/types.hpp"
 #include "prefopt/model/gpt2_activations.hpp"
 #include "prefopt/model/gpt2_config.hpp"
+#include "prefopt/model/kv_cache.hpp"
 #include "prefopt/model/packed_batch.hpp"
 #include "prefopt/model/parameter_table.hpp"
 
@@ -205,6 +206,97 @@ class Gpt2 {
     matmul_forward(device_, logits, arena_.data() + layout_.lnf, weights_.wte,
                    static_cast<const Scalar*>(nullptr), batch.n_sequences(), C, config_.vocab_size,
                    WeightLayout::out_in);
+  }
+
+  /// Generation over a key/value cache: appends new tokens to some of the cache's sequences and
+  /// returns the logits at each one's last new position. Only the new rows are computed; their
+  /// keys and values join the cache, so a decoding step costs one position per sequence and a
+  /// prompt (prefill) goes through the same call with all its tokens at once.
+  ///   slots (n): distinct cache slots; new_offsets (n+1): tokens[new_offsets[i], new_offsets[i+1])
+  ///   (at least one) are slot slots[i]'s next tokens, at positions cache.length(slots[i]) onward
+  ///   logits: device buffer (n, vocab_size)
+  /// Equals last_logits() over each slot's whole prefix, up to floating-point rounding.
+  void decode(KvCache<Device, Scalar>& cache, const std::vector<index_t>& slots,
+              const std::vector<token_t>& tokens, const std::vector<index_t>& new_offsets, Scalar* logits) {
+    PREFOPT_CHECK(cache.config() == config_, "Gpt2::decode: the cache was made for another configuration");
+    const index_t n = static_cast<index_t>(slots.size()), N = static_cast<index_t>(tokens.size());
+    PREFOPT_CHECK(n > 0 && static_cast<index_t>(new_offsets.size()) == n + 1 && new_offsets.front() == 0 &&
+                      new_offsets.back() == N,
+                  "Gpt2::decode: new_offsets must have slots.size()+1 entries from 0 to tokens.size()");
+    const index_t C = config_.n_embd, F = config_.mlp_width(), NH = config_.n_head, V = config_.vocab_size;
+    cache.positions_host.resize(static_cast<std::size_t>(N));
+    cache.past_host.resize(static_cast<std::size_t>(n));
+    cache.score_offsets_host.resize(static_cast<std::size_t>(n + 1));
+    cache.last_rows_host.resize(static_cast<std::size_t>(n));
+    cache.score_offsets_host[0] = 0;
+    for (index_t i = 0; i < n; ++i) {
+      const index_t b = slots[i], o = new_offsets[i], count = new_offsets[i + 1] - o;
+      PREFOPT_CHECK(b >= 0 && b < cache.batch_size(), "Gpt2::decode: slot ", b, " outside [0, ",
+                    cache.batch_size(), ")");
+      for (index_t j = 0; j < i; ++j) PREFOPT_CHECK(slots[j] != b, "Gpt2::decode: slot ", b, " appears twice");
+      PREFOPT_CHECK(count > 0, "Gpt2::decode: slot ", b, " has no new tokens");
+      const index_t past = cache.length(b);
+      PREFOPT_CHECK(past + count <= cache.max_len(), "Gpt2::decode: slot ", b, " would hold ", past + count,
+                    " positions but the cache has max_len=", cache.max_len());
+      for (index_t t = 0; t < count; ++t) {
+        const token_t id = tokens[o + t];
+        PREFOPT_CHECK(id >= 0 && id < V, "Gpt2::decode: token ", id, " is outside the vocabulary [0, ", V, ")");
+        cache.positions_host[o + t] = static_cast<token_t>(past + t);
+      }
+      cache.past_host[i] = past;
+      cache.score_offsets_host[i + 1] = cache.score_offsets_host[i] + NH * count * (past + count);
+      cache.last_rows_host[i] = o + count - 1;
+    }
+    upload(cache.tokens_dev, tokens);
+    upload(cache.positions_dev, cache.positions_host);
+    upload(cache.new_offsets_dev, new_offsets);
+    upload(cache.slots_dev, slots);
+    upload(cache.past_dev, cache.past_host);
+    upload(cache.score_offsets_dev, cache.score_offsets_host);
+    upload(cache.last_rows_dev, cache.last_rows_host);
+    cache.prepare_scratch(N, n, cache.score_offsets_host[n]);
+
+    const Scalar eps = static_cast<Scalar>(config_.layer_norm_epsilon);
+    const auto& w = weights_;
+    const auto& L = cache.layout;
+    Scalar* s = cache.scratch.data();
+    Scalar *res = s + L.res, *ln = s + L.ln, *mean = s + L.mean, *rstd = s + L.rstd, *qkv = s + L.qkv,
+           *atty = s + L.atty, *proj = s + L.proj, *fc = s + L.fc;
+    embedding_forward(device_, res, cache.tokens_dev.data(), cache.positions_dev.data(), w.wte, w.wpe, N, C);
+    for (index_t l = 0; l < config_.n_layer; ++l) {
+      auto W = [&](LayerTensor t) { return w(l, t); };
+      using T = LayerTensor;
+      layernorm_forward(device_, ln, mean, rstd, res, W(T::ln_1_weight), W(T::ln_1_bias), N, C, eps);
+      matmul_forward(device_, qkv, ln, W(T::attn_c_attn_weight), W(T::attn_c_attn_bias), N, C, 3 * C,
+                     WeightLayout::in_out);
+      attention_decode_forward(device_, atty, cache.keys(l), cache.values(l), s + L.scores, qkv,
+                               cache.new_offsets_dev.data(), cache.slots_dev.data(), cache.past_dev.data(),
+                               cache.score_offsets_dev.data(), n, NH, C, cache.max_len());
+      matmul_forward(device_, proj, atty, W(T::attn_c_proj_weight), W(T::attn_c_proj_bias), N, C, C,
+                     WeightLayout::in_out);
+      residual_forward(device_, res, res, proj, N * C);
+      layernorm_forward(device_, ln, mean, rstd, res, W(T::ln_2_weight), W(T::ln_2_bias), N, C, eps);
+      matmul_forward(device_, fc, ln, W(T::mlp_c_fc_weight), W(T::mlp_c_fc_bias), N, C, F, WeightLayout::in_out);
+      gelu_forward(device_, fc, fc, N * F);
+      matmul_forward(device_, proj, fc, W(T::mlp_c_proj_weight), W(T::mlp_c_proj_bias), N, F, C,
+                     WeightLayout::in_out);
+      residual_forward(device_, res, res, proj, N * C);
+    }
+    gather_rows(device_, s + L.sel, res, cache.last_rows_dev.data(), n, C);
+    layernorm_forward(device_, s + L.lnf, mean, rstd, s + L.sel, w.ln_f_weight, w.ln_f_bias, n, C, eps);
+    matmul_forward(device_, logits, s + L.lnf, w.wte, static_cast<const Scalar*>(nullptr), n, C, V,
+                   WeightLayout::out_in);
+    for (index_t i = 0; i < n; ++i) cache.advance(slots[i], new_offsets[i + 1] - new_offsets[i]);
+  }
+
+  /// One decoding step: tokens[i] is slot slots[i]'s next token. logits: device buffer (n, vocab_size).
+  void decode(KvCache<Device, Scalar>& cache, const std::vector<index_t>& slots, const std::vector<token_t>& tokens,
+              Scalar* logits) {
+    PREFOPT_CHECK(slots.size() == tokens.size(), "Gpt2::decode: ", slots.size(), " slots but ", tokens.size(),
+                  " tokens");
+    cache.step_offsets_host.resize(slots.size() + 1);
+    for (std::size_t i = 0; i <= slots.size(); ++i) cache.step_offsets_host[i] = static_cast<index_t>(i);
+    decode(cache, slots, tokens, cache.step_offsets_host, logits);
   }
 
   /// Bytes held by the activation arena (for memory reports).
