@@ -71,7 +71,7 @@ int dpo_command(int argc, char** argv) {
   RunFlags f;
   f.config.learning_rate = 1e-6;  // TRL DPOConfig's default
   std::string loss_type = "dpo";
-  double beta = -1, label_smoothing = 0, simpo_gamma = 0.5, slic_delta = 1.0, slic_lambda = 0.1;
+  double beta = -1, label_smoothing = 0, rpo_alpha = 0, simpo_gamma = 0.5, slic_delta = 1.0, slic_lambda = 0.1;
   po::options_description options("prefopt dpo options");
   add_run_options(options, f);
   options.add_options()
@@ -79,6 +79,7 @@ int dpo_command(int argc, char** argv) {
       ("loss-type", po::value(&loss_type)->default_value(loss_type), "dpo (alias sigmoid), ipo, hinge, slic, simpo, orpo")
       ("beta", po::value(&beta), "β of dpo/ipo/hinge/simpo, λ of orpo (default 0.1, TRL's)")
       ("label-smoothing", po::value(&label_smoothing)->default_value(label_smoothing), "dpo: cDPO's ε")
+      ("rpo-alpha", po::value(&rpo_alpha)->default_value(rpo_alpha), "dpo: weight of the chosen NLL (RPO; TRL's rpo_alpha)")
       ("simpo-gamma", po::value(&simpo_gamma)->default_value(simpo_gamma), "simpo: target margin γ")
       ("slic-delta", po::value(&slic_delta)->default_value(slic_delta), "slic: margin δ")
       ("slic-lambda", po::value(&slic_lambda)->default_value(slic_lambda), "slic: weight λ of the chosen NLL")
@@ -98,7 +99,7 @@ int dpo_command(int argc, char** argv) {
   std::vector<TokenizedPair> train, eval;
   f.data.load(tokenizer, model_config.vocab_size, f.config.seed, train, eval);
   const double b = beta > 0 ? beta : 0.1;
-  if (loss_type == "dpo") return run_training(f, loss::Dpo{b, label_smoothing}, std::move(train), std::move(eval), tok_dir);
+  if (loss_type == "dpo") return run_training(f, loss::Dpo{b, label_smoothing, rpo_alpha}, std::move(train), std::move(eval), tok_dir);
   if (loss_type == "ipo") return run_training(f, loss::Ipo{b}, std::move(train), std::move(eval), tok_dir);
   if (loss_type == "hinge") return run_training(f, loss::Hinge{b}, std::move(train), std::move(eval), tok_dir);
   if (loss_type == "slic") return run_training(f, loss::Slic{slic_delta, slic_lambda}, std::move(train), std::move(eval), tok_dir);

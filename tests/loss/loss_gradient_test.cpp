@@ -108,10 +108,10 @@ bool near_kink(double m, double kink) { return std::fabs(m - kink) < 1e-3; }
 
 TEST_CASE("Dpo gradient matches central differences", "[loss][gradient]") {
   Gradcheck check;
-  for (const Dpo loss : {Dpo{}, Dpo{0.5, 0.2}, Dpo{2.0, 0.45}, Dpo{0.01, 0.0}})
+  for (const Dpo loss : {Dpo{}, Dpo{0.5, 0.2}, Dpo{2.0, 0.45}, Dpo{0.01, 0.0}, Dpo{0.3, 0.0, 1.0}, Dpo{0.1, 0.2, 0.5}})
     for (double m : margins)
       for (auto [nw, nl] : token_counts) check(loss, reference_pair(m / loss.beta, nw, nl));
-  CHECK(check.compared == 4 * 17 * 3 * 2);
+  CHECK(check.compared == 6 * 17 * 3 * 2);
 }
 
 TEST_CASE("Ipo gradient matches central differences", "[loss][gradient]") {
@@ -156,7 +156,7 @@ TEST_CASE("SimPo gradient matches central differences", "[loss][gradient]") {
   for (const SimPo loss : {SimPo{}, SimPo{2.0, 1.0}, SimPo{10.0, 0.0}, SimPo{2.5, 1.375}})
     for (double m : margins)  // m = z = β(A_w - A_l) - γ
       for (auto [nw, nl] : token_counts) check(loss, averaged_pair((m + loss.gamma) / loss.beta, 0, 0, nw, nl));
-  CHECK(check.compared == 4 * 17 * 3 * 2);
+  CHECK(check.compared == 6 * 17 * 3 * 2);
 }
 
 TEST_CASE("Orpo gradient matches central differences, also for log-probs near 0", "[loss][gradient]") {

@@ -128,6 +128,18 @@ TEST_CASE("Dpo with label_smoothing = 0 is plain DPO, -log sigma(beta h)", "[los
   }
 }
 
+TEST_CASE("Dpo with rpo_alpha adds alpha times the chosen completion's per-token NLL (RPO)", "[loss][dpo]") {
+  const PairLogps p{-30, -41, -33, -37, 12, 9};
+  const PairLoss plain = Dpo{0.3}(p), rpo = Dpo{0.3, 0.0, 2.0}(p);
+  CHECK(rpo.nll == Approx(30.0 / 12).epsilon(1e-15));
+  CHECK(rpo.loss == Approx(plain.loss + 2.0 * 30.0 / 12).epsilon(1e-15));
+  CHECK(rpo.d_policy_chosen == Approx(plain.d_policy_chosen - 2.0 / 12).epsilon(1e-15));
+  CHECK(rpo.d_policy_rejected == plain.d_policy_rejected);
+  CHECK(rpo.reward_chosen == plain.reward_chosen);
+  CHECK(plain.nll == 0);
+  CHECK_THROWS_WITH((Dpo{0.1, 0.0, -1.0}.validate()), Catch::Contains("rpo_alpha"));
+}
+
 TEST_CASE("Ipo: zero loss and gradient at the per-token target 1/(2 beta)", "[loss][ipo]") {
   const Ipo ipo{0.25};  // target h̄ = 2 nats per token
   PairLogps p{-10.0 * 5, -12.0 * 4, -11.0 * 5, -11.0 * 4, 5, 4};  // h̄ = (-10 + 12) - 0 = 2

@@ -12,6 +12,11 @@
 //   dℓ/dz = -(1-ε) σ(-z) + ε σ(z)   (= σ(z) - (1-ε), kept as two stable terms),
 //   dℓ/dS_w = β dℓ/dz,  dℓ/dS_l = -β dℓ/dz.
 // Logged (TRL): rewards/* = β (S - ref) per completion, logps/* = S.
+// rpo_alpha α > 0 adds RPO's NLL of the chosen completion (Pang et al. 2024, arXiv 2404.19733;
+// TRL 0.12-0.28 DPOConfig.rpo_alpha, default None = 0): ℓ += α · (−S_w/|y_w|), so
+// dℓ/dS_w gains −α/|y_w|. TRL averages that NLL over all chosen tokens of the micro-batch; here it
+// is each pair's own token mean (the two agree when completions have equal lengths). It counters
+// DPO's "likelihood displacement" (the chosen log-prob falling with the rejected one).
 #pragma once
 
 #include "prefopt/loss/pair_loss.hpp"
@@ -22,6 +27,7 @@ namespace prefopt::loss {
 struct Dpo {
   double beta = 0.1;             // β: strength of the implicit KL penalty (TRL `beta`)
   double label_smoothing = 0.0;  // ε: assumed probability that a preference label is flipped
+  double rpo_alpha = 0.0;        // α: weight of the chosen completion's per-token NLL (RPO); 0 = plain DPO
 
   static constexpr const char* name = "dpo";  // TRL's loss_type "sigmoid"
   static constexpr bool needs_reference = true;
@@ -34,6 +40,7 @@ struct Dpo {
     detail::check_positive("Dpo", "beta", beta);
     PREFOPT_CHECK(label_smoothing >= 0 && label_smoothing < 0.5, "Dpo: label_smoothing must be in [0, 0.5), got ",
                   label_smoothing);
+    detail::check_non_negative("Dpo", "rpo_alpha", rpo_alpha);
   }
 
   PairLoss operator()(const PairLogps& p) const noexcept {
@@ -49,6 +56,12 @@ struct Dpo {
     out.reward_rejected = beta * (p.policy_rejected - p.reference_rejected);
     out.logp_chosen = p.policy_chosen;
     out.logp_rejected = p.policy_rejected;
+    if (rpo_alpha > 0) {
+      const double nw = static_cast<double>(p.chosen_tokens);
+      out.nll = -p.policy_chosen / nw;
+      out.loss += rpo_alpha * out.nll;
+      out.d_policy_chosen -= rpo_alpha / nw;
+    }
     return out;
   }
 };

@@ -365,9 +365,14 @@ class Trainer {
     c.weight_decay = config_.weight_decay;
     return c;
   }
-  static constexpr bool has_nll() {
-    return std::string_view(Loss::name) == "slic" || std::string_view(Loss::name) == "orpo" ||
-           std::string_view(Loss::name) == "sft";
+  // Whether the loss has an NLL term to log as nll_loss: probed once on a pair whose chosen
+  // completion has a per-token NLL of 1 (a loss without such a term reports nll = 0).
+  bool has_nll() const {
+    loss::PairLogps probe;
+    probe.policy_chosen = probe.policy_rejected = -1.0;
+    probe.reference_chosen = probe.reference_rejected = -1.0;
+    probe.chosen_tokens = probe.rejected_tokens = 1;
+    return loss_(probe).nll != 0.0;
   }
 
   // Every sequence must fit the model's positions and vocabulary: better to say so now, naming
