@@ -84,11 +84,11 @@ class SequenceScorer {
   using Device = typename Model::device_type;
 
   /// Scores `batch`; in training mode the returned record feeds Model::backward.
-  ForwardRecord score(Model& model, const PackedBatch& batch, ForwardMode mode, SequenceLogps& out) {
+  auto score(Model& model, const PackedBatch& batch, ForwardMode mode, SequenceLogps& out) {
     const auto n = static_cast<std::size_t>(batch.n_tokens());
     if (device_logps_.size() < n) device_logps_.resize(n);
     host_logps_.resize(n);
-    ForwardRecord record = model.forward(batch, device_logps_.data(), mode);
+    auto record = model.forward(batch, device_logps_.data(), mode);
     model.device().copy_to_host(device_logps_.data(), batch.n_tokens(), host_logps_.data());
     sum_sequence_logps(batch, host_logps_.data(), out);
     return record;

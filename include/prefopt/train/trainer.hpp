@@ -279,7 +279,7 @@ class Trainer {
     for (const auto& idx : micro) {
       fill_pair_batch(batch_, train_, idx, sequences);
       out.tokens += static_cast<double>(batch_.n_tokens());
-      const ForwardRecord record = scorer_.score(policy_, batch_, ForwardMode::training, policy_sums_);
+      const auto record = scorer_.score(policy_, batch_, ForwardMode::training, policy_sums_);
       reference_sums(batch_, idx, train_reference_);
       host_weights_.assign(static_cast<std::size_t>(batch_.n_tokens()), Scalar(0));
       const index_t per = sequences_per_pair(sequences);
