@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "prefopt/device/cpu.hpp"
+#include "support/test_device.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace prefopt;
@@ -15,7 +16,7 @@ using prefopt::test::random_vector;
 using Vec = std::vector<double>;
 
 namespace {
-const CpuDevice dev{};
+const prefopt::test::TestDevice dev{};
 
 std::vector<float> to_float(const Vec& v) { return std::vector<float>(v.begin(), v.end()); }
 
@@ -34,13 +35,13 @@ TEST_CASE("matmul backward matches central differences", "[device][cpu][grad]") 
     const Vec probe = random_vector(rows * out, 4);
     Vec y(rows * out);
     auto loss = [&] {
-      cpu::matmul_forward(dev, y.data(), x.data(), w.data(), b.data(), rows, in, out, layout);
+      matmul_forward(dev, y.data(), x.data(), w.data(), b.data(), rows, in, out, layout);
       return dot(probe, y.data());
     };
     Vec dx(rows * in, 99.0);  // '=' output: prior contents must not matter
     const Vec dw_prior = random_vector(in * out, 5), db_prior = random_vector(out, 6);
     Vec dw = dw_prior, db = db_prior;
-    cpu::matmul_backward(dev, dx.data(), dw.data(), db.data(), probe.data(), x.data(), w.data(),
+    matmul_backward(dev, dx.data(), dw.data(), db.data(), probe.data(), x.data(), w.data(),
                          rows, in, out, layout);
     const Vec gw = minus(dw, dw_prior), gb = minus(db, db_prior);
     check_gradient("matmul dinp", x.data(), rows * in, dx.data(), loss);
@@ -56,7 +57,7 @@ TEST_CASE("layernorm backward matches central differences", "[device][cpu][grad]
   const Vec probe = random_vector(rows * C, 14);
   Vec y(rows * C), mean(rows), rstd(rows);
   auto loss = [&] {
-    cpu::layernorm_forward(dev, y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(),
+    layernorm_forward(dev, y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(),
                            rows, C, 1e-5);
     return dot(probe, y.data());
   };
@@ -64,7 +65,7 @@ TEST_CASE("layernorm backward matches central differences", "[device][cpu][grad]
   const Vec dx_prior = random_vector(rows * C, 15), dw_prior = random_vector(C, 16),
             db_prior = random_vector(C, 17);
   Vec dx = dx_prior, dw = dw_prior, db = db_prior;
-  cpu::layernorm_backward(dev, dx.data(), dw.data(), db.data(), probe.data(), x.data(), w.data(),
+  layernorm_backward(dev, dx.data(), dw.data(), db.data(), probe.data(), x.data(), w.data(),
                           mean.data(), rstd.data(), rows, C);
   const Vec gx = minus(dx, dx_prior), gw = minus(dw, dw_prior), gb = minus(db, db_prior);
   check_gradient("layernorm dinp", x.data(), rows * C, gx.data(), loss);
@@ -75,7 +76,7 @@ TEST_CASE("layernorm backward matches central differences", "[device][cpu][grad]
 TEST_CASE("layernorm forward normalises each row", "[device][cpu]") {
   const index_t C = 4;
   Vec x = {1, 2, 3, 4}, w = {1, 1, 1, 1}, b = {0, 0, 0, 0}, y(C), mean(1), rstd(1);
-  cpu::layernorm_forward(dev, y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(),
+  layernorm_forward(dev, y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(),
                          index_t{1}, C, 1e-5);
   // mean 2.5, biased variance 1.25: y = (x - 2.5) / sqrt(1.25 + 1e-5)
   CHECK(mean[0] == Approx(2.5));
@@ -89,7 +90,7 @@ TEST_CASE("gelu is the tanh approximation and its backward matches central diffe
   Vec x = random_vector(n, 21, 3.0), y(n);
   const Vec probe = random_vector(n, 22);
   auto loss = [&] {
-    cpu::gelu_forward(dev, y.data(), x.data(), n);
+    gelu_forward(dev, y.data(), x.data(), n);
     return dot(probe, y.data());
   };
   loss();
@@ -99,7 +100,7 @@ TEST_CASE("gelu is the tanh approximation and its backward matches central diffe
     CHECK(y[i] == Approx(expected).epsilon(1e-14));
   }
   Vec dx(n);
-  cpu::gelu_backward(dev, dx.data(), probe.data(), x.data(), n);
+  gelu_backward(dev, dx.data(), probe.data(), x.data(), n);
   check_gradient("gelu dinp", x.data(), n, dx.data(), loss);
 }
 
@@ -109,12 +110,12 @@ TEST_CASE("embedding backward matches central differences with repeated ids", "[
   Vec wte = random_vector(V * C, 31), wpe = random_vector(P * C, 32), y(n * C);
   const Vec probe = random_vector(n * C, 33);
   auto loss = [&] {
-    cpu::embedding_forward(dev, y.data(), tokens.data(), positions.data(), wte.data(), wpe.data(), n, C);
+    embedding_forward(dev, y.data(), tokens.data(), positions.data(), wte.data(), wpe.data(), n, C);
     return dot(probe, y.data());
   };
   const Vec t_prior = random_vector(V * C, 34), p_prior = random_vector(P * C, 35);
   Vec dwte = t_prior, dwpe = p_prior;
-  cpu::embedding_backward(dev, dwte.data(), dwpe.data(), probe.data(), tokens.data(),
+  embedding_backward(dev, dwte.data(), dwpe.data(), probe.data(), tokens.data(),
                           positions.data(), n, C);
   const Vec gt = minus(dwte, t_prior), gp = minus(dwpe, p_prior);
   check_gradient("embedding dwte", wte.data(), V * C, gt.data(), loss);
@@ -123,9 +124,9 @@ TEST_CASE("embedding backward matches central differences with repeated ids", "[
 
 TEST_CASE("residual forward adds and backward passes the gradient to both inputs", "[device][cpu]") {
   Vec a = {1, 2, 3}, b = {10, 20, 30}, y(3), da = {1, 1, 1}, db = {0, 0, 0}, dy = {0.5, -1, 2};
-  cpu::residual_forward(dev, y.data(), a.data(), b.data(), index_t{3});
+  residual_forward(dev, y.data(), a.data(), b.data(), index_t{3});
   CHECK(y == Vec{11, 22, 33});
-  cpu::residual_backward(dev, da.data(), db.data(), dy.data(), index_t{3});
+  residual_backward(dev, da.data(), db.data(), dy.data(), index_t{3});
   CHECK(da == Vec{1.5, 0, 3});
   CHECK(db == Vec{0.5, -1, 2});
 }
@@ -154,13 +155,13 @@ TEST_CASE("attention backward matches central differences over packed sequences"
   Vec qkv = random_vector(p.n() * 3 * p.C, 41), y(p.n() * p.C), att(p.att_size());
   const Vec probe = random_vector(p.n() * p.C, 42);
   auto loss = [&] {
-    cpu::attention_forward(dev, y.data(), att.data(), qkv.data(), p.offsets.data(),
+    attention_forward(dev, y.data(), att.data(), qkv.data(), p.offsets.data(),
                            p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
     return dot(probe, y.data());
   };
   loss();
   Vec dqkv(qkv.size(), 7.0), scratch(att.size());
-  cpu::attention_backward(dev, dqkv.data(), scratch.data(), probe.data(), qkv.data(), att.data(),
+  attention_backward(dev, dqkv.data(), scratch.data(), probe.data(), qkv.data(), att.data(),
                           p.offsets.data(), p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
   check_gradient("attention dqkv", qkv.data(), static_cast<index_t>(qkv.size()), dqkv.data(), loss);
 }
@@ -170,14 +171,14 @@ TEST_CASE("packed attention equals each sequence alone and never looks ahead", "
   PackedAttention packed(lengths);
   Vec qkv = random_vector(packed.n() * 3 * packed.C, 51), y(packed.n() * packed.C),
       att(packed.att_size());
-  cpu::attention_forward(dev, y.data(), att.data(), qkv.data(), packed.offsets.data(),
+  attention_forward(dev, y.data(), att.data(), qkv.data(), packed.offsets.data(),
                          packed.att_offsets.data(), packed.n_seq(), packed.n_head, packed.C);
   for (std::size_t s = 0; s < lengths.size(); ++s) {
     PackedAttention alone({lengths[s]});
     const index_t o = packed.offsets[s];
     Vec q1(qkv.begin() + o * 3 * packed.C, qkv.begin() + (o + lengths[s]) * 3 * packed.C);
     Vec y1(lengths[s] * packed.C), a1(alone.att_size());
-    cpu::attention_forward(dev, y1.data(), a1.data(), q1.data(), alone.offsets.data(),
+    attention_forward(dev, y1.data(), a1.data(), q1.data(), alone.offsets.data(),
                            alone.att_offsets.data(), index_t{1}, packed.n_head, packed.C);
     for (index_t i = 0; i < lengths[s] * packed.C; ++i)
       CHECK(y1[i] == Approx(y[o * packed.C + i]).epsilon(1e-14));
@@ -186,7 +187,7 @@ TEST_CASE("packed attention equals each sequence alone and never looks ahead", "
   Vec qkv2 = qkv;
   for (index_t c = 0; c < 3 * packed.C; ++c) qkv2[(packed.n() - 1) * 3 * packed.C + c] += 1.0;
   Vec y2(y.size()), att2(att.size());
-  cpu::attention_forward(dev, y2.data(), att2.data(), qkv2.data(), packed.offsets.data(),
+  attention_forward(dev, y2.data(), att2.data(), qkv2.data(), packed.offsets.data(),
                          packed.att_offsets.data(), packed.n_seq(), packed.n_head, packed.C);
   for (index_t i = 0; i < (packed.n() - 1) * packed.C; ++i) CHECK(y2[i] == y[i]);
 }
@@ -199,7 +200,7 @@ TEST_CASE("fused log-softmax gather matches the direct formula and central diffe
   const std::vector<token_t> targets = {5, 0, 32, 17};
   const Vec probe = random_vector(rows, 62);
   auto loss = [&] {
-    cpu::logsoftmax_gather_forward(dev, logp.data(), lse.data(), logits.data(), targets.data(), rows, V);
+    logsoftmax_gather_forward(dev, logp.data(), lse.data(), logits.data(), targets.data(), rows, V);
     return dot(probe, logp.data());
   };
   loss();
@@ -210,7 +211,7 @@ TEST_CASE("fused log-softmax gather matches the direct formula and central diffe
     CHECK(logp[r] == Approx(logits[r * V + targets[r]] - std::log(z)).epsilon(1e-13));
   }
   Vec dlogits = logits;
-  cpu::logsoftmax_gather_backward(dev, dlogits.data(), lse.data(), targets.data(), probe.data(), rows, V);
+  logsoftmax_gather_backward(dev, dlogits.data(), lse.data(), targets.data(), probe.data(), rows, V);
   check_gradient("logsoftmax_gather dlogits", logits.data(), rows * V, dlogits.data(), loss);
 }
 
@@ -218,14 +219,14 @@ TEST_CASE("float kernels agree with double kernels", "[device][cpu]") {
   const index_t rows = 8, C = 32;
   const Vec x = random_vector(rows * C, 71), w = random_vector(C * C, 72, 0.2), b = random_vector(C, 73);
   Vec yd(rows * C);
-  cpu::matmul_forward(dev, yd.data(), x.data(), w.data(), b.data(), rows, C, C, WeightLayout::in_out);
+  matmul_forward(dev, yd.data(), x.data(), w.data(), b.data(), rows, C, C, WeightLayout::in_out);
   auto xf = to_float(x), wf = to_float(w), bf = to_float(b);
   std::vector<float> yf(rows * C);
-  cpu::matmul_forward(dev, yf.data(), xf.data(), wf.data(), bf.data(), rows, C, C, WeightLayout::in_out);
+  matmul_forward(dev, yf.data(), xf.data(), wf.data(), bf.data(), rows, C, C, WeightLayout::in_out);
   for (index_t i = 0; i < rows * C; ++i) CHECK(yf[i] == Approx(yd[i]).margin(1e-5));
   std::vector<float> gf(rows * C);
   Vec gd(rows * C);
-  cpu::gelu_forward(dev, gd.data(), x.data(), rows * C);
-  cpu::gelu_forward(dev, gf.data(), xf.data(), rows * C);
+  gelu_forward(dev, gd.data(), x.data(), rows * C);
+  gelu_forward(dev, gf.data(), xf.data(), rows * C);
   for (index_t i = 0; i < rows * C; ++i) CHECK(gf[i] == Approx(gd[i]).margin(1e-6));
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "support/test_device.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/model/generate.hpp"
 #include "prefopt/model/gpt2.hpp"
@@ -26,7 +27,7 @@ Gpt2Config generation_config() {
 }
 
 template <class Scalar>
-std::vector<Scalar> full_last_logits(Gpt2<CpuDevice, Scalar>& model, const std::vector<std::vector<token_t>>& seqs) {
+std::vector<Scalar> full_last_logits(Gpt2<test::TestDevice, Scalar>& model, const std::vector<std::vector<token_t>>& seqs) {
   PackedBatch batch;
   for (const auto& s : seqs) batch.add_sequence(s, std::vector<token_t>(s.size(), no_target));
   std::vector<Scalar> logits(seqs.size() * static_cast<std::size_t>(model.config().vocab_size));
@@ -49,12 +50,12 @@ void check_close(const std::vector<Scalar>& got, const std::vector<Scalar>& want
 template <class Scalar>
 void decode_matches_full_forward(double tol) {
   const Gpt2Config config = generation_config();
-  Gpt2<CpuDevice, Scalar> model(config, CpuDevice{}, GradientMemory::none);
+  Gpt2<test::TestDevice, Scalar> model(config, test::TestDevice{}, GradientMemory::none);
   model.init_random(11);
   const index_t V = config.vocab_size;
   std::vector<std::vector<token_t>> seqs = {test::random_tokens(3, V, 21), test::random_tokens(1, V, 22),
                                             test::random_tokens(6, V, 23)};
-  KvCache<CpuDevice, Scalar> cache(config, 4, config.n_positions);  // slot 3 stays unused
+  KvCache<test::TestDevice, Scalar> cache(config, 4, config.n_positions);  // slot 3 stays unused
   std::vector<Scalar> logits(3 * static_cast<std::size_t>(V));
 
   // Call 1: all of prompts 0 and 1, the first 4 tokens of prompt 2.
@@ -100,7 +101,7 @@ void decode_matches_full_forward(double tol) {
 template <class Scalar>
 void greedy_is_argmax_of_full_forward() {
   const Gpt2Config config = generation_config();
-  Gpt2<CpuDevice, Scalar> model(config, CpuDevice{}, GradientMemory::none);
+  Gpt2<test::TestDevice, Scalar> model(config, test::TestDevice{}, GradientMemory::none);
   model.init_random(12);
   const index_t V = config.vocab_size;
   const std::vector<std::vector<token_t>> prompts = {test::random_tokens(4, V, 31), test::random_tokens(1, V, 32),
@@ -196,7 +197,7 @@ TEST_CASE("the sampler applies temperature, top-k and top-p as Hugging Face", "[
 
 TEST_CASE("sampling is deterministic per seed and independent of the batch", "[model][cpu][generate]") {
   const Gpt2Config config = generation_config();
-  Gpt2<CpuDevice, double> model(config, CpuDevice{}, GradientMemory::none);
+  Gpt2<test::TestDevice, double> model(config, test::TestDevice{}, GradientMemory::none);
   model.init_random(13);
   const index_t V = config.vocab_size;
   const auto A = test::random_tokens(3, V, 41), Bp = test::random_tokens(5, V, 42), Cp = test::random_tokens(2, V, 43);
@@ -227,7 +228,7 @@ TEST_CASE("sampling is deterministic per seed and independent of the batch", "[m
 
 TEST_CASE("generation stops at EOS and at max_new_tokens", "[model][cpu][generate]") {
   const Gpt2Config config = generation_config();
-  Gpt2<CpuDevice, float> model(config, CpuDevice{}, GradientMemory::none);
+  Gpt2<test::TestDevice, float> model(config, test::TestDevice{}, GradientMemory::none);
   model.init_random(14);
   const index_t V = config.vocab_size;
   const std::vector<std::vector<token_t>> prompts = {test::random_tokens(2, V, 51), test::random_tokens(5, V, 52),
@@ -265,7 +266,7 @@ TEST_CASE("generation stops at EOS and at max_new_tokens", "[model][cpu][generat
 
 TEST_CASE("generation and decode reject bad input with ArgumentError", "[model][cpu][generate]") {
   const Gpt2Config config = generation_config();
-  Gpt2<CpuDevice, float> model(config, CpuDevice{}, GradientMemory::none);
+  Gpt2<test::TestDevice, float> model(config, test::TestDevice{}, GradientMemory::none);
   model.init_random(15);
   const index_t V = config.vocab_size;
   GenerationConfig g;
@@ -291,7 +292,7 @@ TEST_CASE("generation and decode reject bad input with ArgumentError", "[model][
   bad([](GenerationConfig& b) { b.top_p = 1.5; });
   bad([](GenerationConfig& b) { b.top_p = -0.1; });
 
-  KvCache<CpuDevice, float> cache(config, 2, 4);
+  KvCache<test::TestDevice, float> cache(config, 2, 4);
   std::vector<float> logits(2 * static_cast<std::size_t>(V));
   CHECK_THROWS_AS(model.decode(cache, {2}, {1}, logits.data()), ArgumentError);           // no such slot
   CHECK_THROWS_AS(model.decode(cache, {0, 0}, {1, 2}, logits.data()), ArgumentError);     // slot twice
@@ -302,11 +303,11 @@ TEST_CASE("generation and decode reject bad input with ArgumentError", "[model][
   CHECK(cache.length(0) == 0);  // failed calls leave the cache alone
   Gpt2Config other = config;
   other.n_layer = 3;
-  KvCache<CpuDevice, float> wrong(other, 1, 4);
+  KvCache<test::TestDevice, float> wrong(other, 1, 4);
   CHECK_THROWS_AS(model.decode(wrong, {0}, {1}, logits.data()), ArgumentError);
-  CHECK_THROWS_AS((KvCache<CpuDevice, float>(config, 1, config.n_positions + 1)), ArgumentError);
-  CHECK_THROWS_AS((KvCache<CpuDevice, float>(config, 0, 4)), ArgumentError);
-  KvCache<CpuDevice, float> small(config, 1, 3);
+  CHECK_THROWS_AS((KvCache<test::TestDevice, float>(config, 1, config.n_positions + 1)), ArgumentError);
+  CHECK_THROWS_AS((KvCache<test::TestDevice, float>(config, 0, 4)), ArgumentError);
+  KvCache<test::TestDevice, float> small(config, 1, 3);
   CHECK_THROWS_AS(generate(model, {{1}, {2}}, g, small), ArgumentError);  // too few slots
   CHECK_THROWS_AS(generate(model, {{1}}, g, small), ArgumentError);       // too short: needs 1 + 4 - 1
 }

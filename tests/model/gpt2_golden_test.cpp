@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/test_device.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/io/hf_checkpoint.hpp"
 #include "prefopt/model/gpt2.hpp"
@@ -28,7 +29,7 @@ json load_golden() {
 }
 
 template <class Scalar>
-void load_model(Gpt2<CpuDevice, Scalar>& model) {
+void load_model(Gpt2<test::TestDevice, Scalar>& model) {
   std::vector<Scalar> host(model.num_parameters());
   load_hf_parameters(fixtures + "/gpt2_tiny", model.parameter_table(), host.data());
   model.set_parameters(host.data());
@@ -38,7 +39,7 @@ template <class Scalar>
 void check_against_golden(const json& golden, const char* key, double tol) {
   const Gpt2Config config = load_hf_config(fixtures + "/gpt2_tiny");
   REQUIRE(config.n_layer == golden["config"]["n_layer"].get<index_t>());
-  Gpt2<CpuDevice, Scalar> model(config);
+  Gpt2<test::TestDevice, Scalar> model(config);
   load_model(model);
   const auto& expected = golden[key];
   const auto sequences = golden["sequences"].get<std::vector<std::vector<token_t>>>();
@@ -81,7 +82,7 @@ TEST_CASE("float GPT-2 matches the PyTorch reference to 1e-5", "[model][cpu][gol
 TEST_CASE("parameter gradients match the PyTorch reference", "[model][cpu][golden][grad]") {
   const json golden = load_golden();
   const Gpt2Config config = load_hf_config(fixtures + "/gpt2_tiny");
-  Gpt2<CpuDevice, double> model(config);
+  Gpt2<test::TestDevice, double> model(config);
   load_model(model);
   const auto sequences = golden["sequences"].get<std::vector<std::vector<token_t>>>();
   const auto weights = golden["token_weights"].get<std::vector<std::vector<double>>>();

@@ -3,6 +3,7 @@
 // Hugging Face name, on a 2-layer small-vocabulary GPT-2 in double precision.
 #include <catch2/catch.hpp>
 
+#include "support/test_device.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/model/gpt2.hpp"
 #include "support/gradcheck.hpp"
@@ -13,7 +14,7 @@ using namespace prefopt;
 TEST_CASE("GPT-2 backward matches central differences for every parameter tensor",
           "[model][cpu][grad]") {
   const Gpt2Config config = test::tiny_config();
-  Gpt2<CpuDevice, double> model(config);
+  Gpt2<test::TestDevice, double> model(config);
   model.init_random(123);
   // Make biases and LayerNorm parameters non-trivial so their gradients are exercised.
   {
@@ -47,7 +48,7 @@ TEST_CASE("GPT-2 backward matches central differences for every parameter tensor
 
 TEST_CASE("backward accumulates and refuses a stale forward record", "[model][cpu]") {
   const Gpt2Config config = test::tiny_config();
-  Gpt2<CpuDevice, double> model(config);
+  Gpt2<test::TestDevice, double> model(config);
   model.init_random(1);
   const PackedBatch batch = test::pack(test::tiny_sequences(config.vocab_size));
   std::vector<double> logps(batch.n_tokens()), w(batch.n_tokens(), 1.0);
@@ -64,7 +65,7 @@ TEST_CASE("backward accumulates and refuses a stale forward record", "[model][cp
 }
 
 TEST_CASE("bad batches are refused with a message", "[model][cpu]") {
-  Gpt2<CpuDevice, double> model(test::tiny_config());
+  Gpt2<test::TestDevice, double> model(test::tiny_config());
   std::vector<double> out(64);
   PackedBatch b;
   b.add_sequence({1, 2, 13});

@@ -3,6 +3,7 @@
 // alone, and no position ever sees a later token.
 #include <catch2/catch.hpp>
 
+#include "support/test_device.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/model/gpt2.hpp"
 #include "support/gradcheck.hpp"
@@ -12,7 +13,7 @@ using namespace prefopt;
 
 TEST_CASE("a packed batch equals each sequence run alone", "[model][cpu][packing]") {
   const Gpt2Config config = test::tiny_config();
-  Gpt2<CpuDevice, double> model(config);
+  Gpt2<test::TestDevice, double> model(config);
   model.init_random(7);
   const auto seqs = test::tiny_sequences(config.vocab_size);
   const PackedBatch packed = test::pack(seqs);
@@ -39,7 +40,7 @@ TEST_CASE("a packed batch equals each sequence run alone", "[model][cpu][packing
 
 TEST_CASE("changing a later token never changes an earlier position", "[model][cpu][packing]") {
   const Gpt2Config config = test::tiny_config();
-  Gpt2<CpuDevice, double> model(config);
+  Gpt2<test::TestDevice, double> model(config);
   model.init_random(8);
   auto seqs = test::tiny_sequences(config.vocab_size);
   const PackedBatch before = test::pack(seqs);
@@ -59,7 +60,7 @@ TEST_CASE("changing a later token never changes an earlier position", "[model][c
 
 TEST_CASE("inference mode, training mode and last_logits agree", "[model][cpu]") {
   const Gpt2Config config = test::tiny_config();
-  Gpt2<CpuDevice, double> model(config);
+  Gpt2<test::TestDevice, double> model(config);
   model.init_random(9);
   const auto seqs = test::tiny_sequences(config.vocab_size);
   PackedBatch batch;
@@ -88,8 +89,8 @@ TEST_CASE("inference mode, training mode and last_logits agree", "[model][cpu]")
 
 TEST_CASE("the float model agrees with the double model", "[model][cpu]") {
   const Gpt2Config config = test::tiny_config();
-  Gpt2<CpuDevice, double> md(config);
-  Gpt2<CpuDevice, float> mf(config);
+  Gpt2<test::TestDevice, double> md(config);
+  Gpt2<test::TestDevice, float> mf(config);
   md.init_random(10);
   std::vector<double> pd(md.num_parameters());
   md.get_parameters(pd.data());

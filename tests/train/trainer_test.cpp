@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/tiny_model.hpp"
+#include "support/test_device.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/loss/losses.hpp"
 #include "prefopt/model/gpt2.hpp"
@@ -46,7 +47,8 @@ std::vector<TokenizedPair> random_pairs(index_t n, index_t vocab, std::uint64_t 
 }
 
 std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("prefopt_trainer_test_" + name);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("prefopt_trainer_test_" + std::string(test::TestDevice::name) + "_" + name);
   std::filesystem::remove_all(dir);
   return dir;
 }
@@ -65,14 +67,14 @@ TrainingConfig small_run(const std::filesystem::path& dir) {
 }
 
 template <class Scalar>
-std::vector<Scalar> parameters_of(const Gpt2<CpuDevice, Scalar>& m) {
+std::vector<Scalar> parameters_of(const Gpt2<test::TestDevice, Scalar>& m) {
   return std::vector<Scalar>(m.parameters(), m.parameters() + m.num_parameters());
 }
 
 template <class Loss>
 void check_step_gradient(const Loss& loss, const char* name) {
-  using Model = Gpt2<CpuDevice, double>;
-  Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+  using Model = Gpt2<test::TestDevice, double>;
+  Model policy(tiny_config()), reference(tiny_config(), test::TestDevice{}, GradientMemory::none);
   policy.init_random(11);
   reference.init_random(12);  // a different reference, so h != 0
   const auto pairs = random_pairs(7, tiny_config().vocab_size, 5);
@@ -97,10 +99,10 @@ TEST_CASE("the step objective's gradient matches central differences through the
 }
 
 TEST_CASE("gradient accumulation of 2 micro-batches of 2 pairs equals one micro-batch of 4", "[train]") {
-  using Model = Gpt2<CpuDevice, double>;
+  using Model = Gpt2<test::TestDevice, double>;
   const auto pairs = random_pairs(12, tiny_config().vocab_size, 9);
   auto run = [&](index_t batch, index_t accumulation) {
-    Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+    Model policy(tiny_config()), reference(tiny_config(), test::TestDevice{}, GradientMemory::none);
     policy.init_random(3);
     reference.init_random(3);
     TrainingConfig c = small_run(fresh_dir("accum_" + std::to_string(batch)));
@@ -123,8 +125,8 @@ TEST_CASE("gradient accumulation of 2 micro-batches of 2 pairs equals one micro-
 }
 
 TEST_CASE("at step 0 with the policy as its own reference, DPO's loss is ln 2 and the rewards are 0", "[train]") {
-  using Model = Gpt2<CpuDevice, double>;
-  Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+  using Model = Gpt2<test::TestDevice, double>;
+  Model policy(tiny_config()), reference(tiny_config(), test::TestDevice{}, GradientMemory::none);
   policy.init_random(21);
   reference.init_random(21);
   const auto pairs = random_pairs(8, tiny_config().vocab_size, 2);
@@ -143,8 +145,8 @@ TEST_CASE("at step 0 with the policy as its own reference, DPO's loss is ln 2 an
 }
 
 TEST_CASE("training logs TRL's metric names to metrics.jsonl and lowers the DPO loss", "[train]") {
-  using Model = Gpt2<CpuDevice, float>;
-  Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+  using Model = Gpt2<test::TestDevice, float>;
+  Model policy(tiny_config()), reference(tiny_config(), test::TestDevice{}, GradientMemory::none);
   policy.init_random(4);
   reference.init_random(4);
   const auto dir = fresh_dir("metrics");
@@ -176,7 +178,7 @@ TEST_CASE("training logs TRL's metric names to metrics.jsonl and lowers the DPO 
 }
 
 TEST_CASE("a run resumed from a checkpoint ends with the same weights, bit for bit", "[train]") {
-  using Model = Gpt2<CpuDevice, float>;
+  using Model = Gpt2<test::TestDevice, float>;
   const auto pairs = random_pairs(10, tiny_config().vocab_size, 23);
   auto make_config = [&](const std::filesystem::path& dir) {
     TrainingConfig c = small_run(dir);
@@ -197,7 +199,7 @@ TEST_CASE("a run resumed from a checkpoint ends with the same weights, bit for b
   std::vector<float> uninterrupted;
   std::string log_a;
   {
-    Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+    Model policy(tiny_config()), reference(tiny_config(), test::TestDevice{}, GradientMemory::none);
     fresh_models(policy, reference);
     Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.3}, make_config(dir_a), pairs);
     trainer.precompute_reference(reference);
@@ -223,7 +225,7 @@ TEST_CASE("a run resumed from a checkpoint ends with the same weights, bit for b
         std::ofstream out(dir_b / "metrics.jsonl");
         out << log_a << "{\"step\": 7, \"lo";
       }
-      Model policy(tiny_config()), reference(tiny_config(), CpuDevice{}, GradientMemory::none);
+      Model policy(tiny_config()), reference(tiny_config(), test::TestDevice{}, GradientMemory::none);
       policy.init_random(999);  // overwritten by the checkpoint
       reference.init_random(8);
       Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.3}, make_config(dir_b), pairs);
@@ -240,7 +242,7 @@ TEST_CASE("a run resumed from a checkpoint ends with the same weights, bit for b
 }
 
 TEST_CASE("resuming with a different batch shape is refused with the reason", "[train]") {
-  using Model = Gpt2<CpuDevice, float>;
+  using Model = Gpt2<test::TestDevice, float>;
   const auto pairs = random_pairs(8, tiny_config().vocab_size, 31);
   const auto dir = fresh_dir("refuse");
   Model policy(tiny_config());
@@ -279,7 +281,7 @@ struct NanAfter {
 }  // namespace
 
 TEST_CASE("a non-finite loss stops training with the step, and the last checkpoint stays valid", "[train]") {
-  using Model = Gpt2<CpuDevice, float>;
+  using Model = Gpt2<test::TestDevice, float>;
   const auto pairs = random_pairs(8, tiny_config().vocab_size, 41);
   const auto dir = fresh_dir("nan");
   Model policy(tiny_config());
@@ -298,7 +300,7 @@ TEST_CASE("a non-finite loss stops training with the step, and the last checkpoi
 }
 
 TEST_CASE("the trainer rejects pairs that do not fit the model, naming the pair", "[train]") {
-  using Model = Gpt2<CpuDevice, float>;
+  using Model = Gpt2<test::TestDevice, float>;
   Model policy(tiny_config());
   auto pairs = random_pairs(3, tiny_config().vocab_size, 1);
   pairs[2].chosen_ids.assign(20, 1);  // n_positions is 16

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+// CudaDevice: the thrust device on thrust's CUDA backend, with GEMMs through cuBLAS. Include it
+// from a CUDA translation unit (nvcc; CMake target prefopt::cuda). Storage is device memory
+// (host_accessible = false): programs copy through copy_to_host / copy_from_host, which the model
+// does only at the edges (loading, logging, saving); a training step stays on the GPU.
+//
+// Row-major GEMMs on column-major cuBLAS: a row-major matrix A is the column-major Aᵀ in the same
+// buffer, so the row-major product C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ — swap the operands,
+// keep each operand's transpose flag.
+#pragma once
+
+#if !defined(__CUDACC__)
+#error "prefopt/device/cuda.hpp needs a CUDA compiler (nvcc); use prefopt/device/omp.hpp for the OpenMP twin"
+#endif
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <thrust/system/cuda/execution_policy.h>
+#include <thrust/system/cuda/vector.h>
+
+#include <string>
+
+#include "prefopt/device/thrust/kernels.hpp"
+
+namespace prefopt::thrust_device {
+
+namespace cuda_detail {
+inline void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+}
+inline void check_cublas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error ") + std::to_string(static_cast<int>(s)) + " in " + what);
+}
+/// One cuBLAS handle per host thread, made on first use.
+inline cublasHandle_t cublas_handle() {
+  struct Holder {
+    cublasHandle_t h = nullptr;
+    Holder() { check_cublas(cublasCreate(&h), "cublasCreate"); }
+    ~Holder() { if (h) cublasDestroy(h); }
+  };
+  thread_local Holder holder;
+  return holder.h;
+}
+inline void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
+  check_cublas(cublasSgemm(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc), "cublasSgemm");
+}
+inline void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha, const double* A,
+                 int lda, const double* B, int ldb, double beta, double* C, int ldc) {
+  check_cublas(cublasDgemm(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc), "cublasDgemm");
+}
+template <class S>
+struct AddBias {  // out (rows, out_dim) += bias
+  S* out;
+  const S* bias;
+  index_t out_dim;
+  __host__ __device__ void operator()(index_t k) const { out[k] += bias[k % out_dim]; }
+};
+template <class S>
+struct BiasGradient {  // dbias[c] += Σ_r dout[r, c], rows in order
+  S* dbias;
+  const S* dout;
+  index_t rows, out_dim;
+  __host__ __device__ void operator()(index_t c) const {
+    S acc = dbias[c];
+    for (index_t r = 0; r < rows; ++r) acc += dout[r * out_dim + c];
+    dbias[c] = acc;
+  }
+};
+}  // namespace cuda_detail
+
+struct CudaTraits {
+  static constexpr const char* name = "cuda";
+  static constexpr bool host_accessible = false;
+  template <class T>
+  using storage = thrust::system::cuda::vector<T>;
+  static auto policy() { return thrust::cuda::par; }
+  static void synchronize() { cuda_detail::check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+  static void check(const char* what) { cuda_detail::check_cuda(cudaGetLastError(), what); }
+  static void copy(void* dst, const void* src, std::size_t bytes, bool to_device) {
+    cuda_detail::check_cuda(cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost),
+                            "cudaMemcpy");
+  }
+
+  template <class S>
+  static void matmul_forward(S* out, const S* inp, const S* weight, const S* bias, index_t rows, index_t in_dim,
+                             index_t out_dim, WeightLayout layout) {
+    if (rows <= 0) return;
+    const int m = static_cast<int>(out_dim), n = static_cast<int>(rows), k = static_cast<int>(in_dim);
+    if (layout == WeightLayout::in_out)  // Y = X·W  ->  Yᵀ = Wᵀ·Xᵀ
+      cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, S(1), weight, m, inp, k, S(0), out, m);
+    else  // Y = X·Wᵀ, W (out, in)  ->  Yᵀ = W·Xᵀ
+      cuda_detail::gemm(CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, S(1), weight, k, inp, k, S(0), out, m);
+    if (bias != nullptr)
+      thrust::for_each(policy(), thrust::counting_iterator<index_t>(0), thrust::counting_iterator<index_t>(rows * out_dim),
+                       cuda_detail::AddBias<S>{out, bias, out_dim});
+    check("matmul_forward");
+  }
+
+  template <class S>
+  static void matmul_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* inp, const S* weight,
+                              index_t rows, index_t in_dim, index_t out_dim, WeightLayout layout) {
+    if (rows <= 0) return;
+    const int R = static_cast<int>(rows), I = static_cast<int>(in_dim), O = static_cast<int>(out_dim);
+    if (layout == WeightLayout::in_out) {
+      // dX = dY·Wᵀ  ->  dXᵀ = W·dYᵀ (W's buffer is Wᵀ in column-major, so transpose it back)
+      if (dinp != nullptr) cuda_detail::gemm(CUBLAS_OP_T, CUBLAS_OP_N, I, R, O, S(1), weight, O, dout, O, S(0), dinp, I);
+      // dW += Xᵀ·dY  ->  dWᵀ += dYᵀ·X
+      if (dweight != nullptr) cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_T, O, I, R, S(1), dout, O, inp, I, S(1), dweight, O);
+    } else {
+      // dX = dY·W  ->  dXᵀ = Wᵀ·dYᵀ
+      if (dinp != nullptr) cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_N, I, R, O, S(1), weight, I, dout, O, S(0), dinp, I);
+      // dW (out, in) += dYᵀ·X  ->  dWᵀ += Xᵀ·dY
+      if (dweight != nullptr) cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_T, I, O, R, S(1), inp, I, dout, O, S(1), dweight, I);
+    }
+    if (dbias != nullptr)
+      thrust::for_each(policy(), thrust::counting_iterator<index_t>(0), thrust::counting_iterator<index_t>(out_dim),
+                       cuda_detail::BiasGradient<S>{dbias, dout, rows, out_dim});
+    check("matmul_backward");
+  }
+};
+
+using CudaDevice = ThrustDevice<CudaTraits>;
+
+}  // namespace prefopt::thrust_device
+
+namespace prefopt {
+using thrust_device::CudaDevice;
+}

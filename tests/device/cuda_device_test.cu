@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+// Every CudaDevice kernel against the CPU device's on seeded random inputs, and a tiny GPT-2's
+// forward and backward on both devices. CudaDevice memory is not host accessible: inputs go up
+// with copy_from_host and results come back with copy_to_host. The CPU side is built by the host
+// compiler (cuda_device_reference.cpp). Without a CUDA device the binary prints
+// "SKIPPED: no CUDA device" and exits 77 (CTest: skipped).
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../model/tiny_model.hpp"
+#include "cuda_device_reference.hpp"
+#include "prefopt/core/random.hpp"
+#include "prefopt/device/cuda.hpp"
+#include "prefopt/model/gpt2.hpp"
+
+using namespace prefopt;
+namespace ref = prefopt::cuda_test::ref;
+
+namespace {
+const CudaDevice dev{};
+
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed, double scale = 1.0) {
+  Random rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(scale * rng.normal());
+  return v;
+}
+
+/// A device copy of a host vector; host() brings it back.
+template <class T>
+struct Dev {
+  CudaDevice::vector<T> v;
+  explicit Dev(const std::vector<T>& h) : v(h.size()) { dev.copy_from_host(h.data(), static_cast<index_t>(h.size()), v.data()); }
+  T* p() { return v.data(); }
+  std::vector<T> host() const {
+    std::vector<T> h(v.size());
+    dev.copy_to_host(v.data(), static_cast<index_t>(v.size()), h.data());
+    return h;
+  }
+};
+template <class T>
+Dev<T> up(const std::vector<T>& h) {
+  return Dev<T>(h);
+}
+
+void require_close(const char* what, const std::vector<float>& gpu, const std::vector<float>& cpu, double rel = 1e-5) {
+  REQUIRE(gpu.size() == cpu.size());
+  double scale = 0;
+  for (float x : cpu) scale = std::max(scale, static_cast<double>(std::fabs(x)));
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    const double tol = rel * std::max(1.0, std::max(scale, static_cast<double>(std::fabs(cpu[i]))));
+    if (!(std::fabs(static_cast<double>(gpu[i]) - cpu[i]) <= tol)) {
+      INFO(what << "[" << i << "]: cuda " << gpu[i] << " cpu " << cpu[i] << " (tol " << tol << ")");
+      CHECK(false);
+      return;
+    }
+  }
+  SUCCEED(what);
+}
+
+std::vector<token_t> random_ids(std::size_t n, index_t below, std::uint64_t seed) {
+  Random rng(seed);
+  std::vector<token_t> t(n);
+  for (auto& x : t) x = static_cast<token_t>(rng.below(static_cast<std::uint64_t>(below)));
+  return t;
+}
+}  // namespace
+
+TEST_CASE("cuda matmul forward and backward match the CPU device", "[cuda][device]") {
+  const index_t rows = 37, in = 24, out = 40;
+  for (WeightLayout layout : {WeightLayout::in_out, WeightLayout::out_in}) {
+    const auto x = random_floats(rows * in, 1), w = random_floats(in * out, 2), b = random_floats(out, 3);
+    const auto dy = random_floats(rows * out, 4), dw0 = random_floats(in * out, 5), db0 = random_floats(out, 6);
+    std::vector<float> y(rows * out), dx(rows * in, 99.f), dw = dw0, db = db0;
+    ref::matmul_forward(y.data(), x.data(), w.data(), b.data(), rows, in, out, layout);
+    ref::matmul_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), rows, in, out, layout);
+    auto gx = up(x);
+    auto gw = up(w);
+    auto gb = up(b);
+    auto gdy = up(dy);
+    auto gy = up(std::vector<float>(rows * out, 7.f));
+    auto gdx = up(std::vector<float>(rows * in, 99.f));
+    auto gdw = up(dw0);
+    auto gdb = up(db0);
+    matmul_forward(dev, gy.p(), gx.p(), gw.p(), gb.p(), rows, in, out, layout);
+    matmul_backward(dev, gdx.p(), gdw.p(), gdb.p(), gdy.p(), gx.p(), gw.p(), rows, in, out, layout);
+    require_close("matmul out", gy.host(), y);
+    require_close("matmul dinp", gdx.host(), dx);
+    require_close("matmul dweight", gdw.host(), dw);
+    require_close("matmul dbias", gdb.host(), db);
+    // no bias
+    ref::matmul_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out, layout);
+    matmul_forward(dev, gy.p(), gx.p(), gw.p(), static_cast<const float*>(nullptr), rows, in, out, layout);
+    require_close("matmul out (no bias)", gy.host(), y);
+  }
+}
+
+TEST_CASE("cuda layernorm matches the CPU device", "[cuda][device]") {
+  const index_t rows = 19, C = 70;
+  auto x = random_floats(rows * C, 11, 2.0);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] += 0.5f * static_cast<float>(i % 7);
+  const auto w = random_floats(C, 12), b = random_floats(C, 13), dy = random_floats(rows * C, 14);
+  const auto dx0 = random_floats(rows * C, 15), dw0 = random_floats(C, 16), db0 = random_floats(C, 17);
+  std::vector<float> y(rows * C), mean(rows), rstd(rows), dx = dx0, dw = dw0, db = db0;
+  ref::layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), rows, C, 1e-5f);
+  ref::layernorm_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(), rows, C);
+  auto gx = up(x);
+  auto gw = up(w);
+  auto gb = up(b);
+  auto gdy = up(dy);
+  auto gy = up(std::vector<float>(rows * C));
+  auto gm = up(std::vector<float>(rows));
+  auto gr = up(std::vector<float>(rows));
+  auto gdx = up(dx0);
+  auto gdw = up(dw0);
+  auto gdb = up(db0);
+  layernorm_forward(dev, gy.p(), gm.p(), gr.p(), gx.p(), gw.p(), gb.p(), rows, C, 1e-5f);
+  layernorm_backward(dev, gdx.p(), gdw.p(), gdb.p(), gdy.p(), gx.p(), gw.p(), gm.p(), gr.p(), rows, C);
+  require_close("layernorm out", gy.host(), y);
+  require_close("layernorm mean", gm.host(), mean);
+  require_close("layernorm rstd", gr.host(), rstd);
+  require_close("layernorm dinp", gdx.host(), dx);
+  require_close("layernorm dweight", gdw.host(), dw);
+  require_close("layernorm dbias", gdb.host(), db);
+}
+
+TEST_CASE("cuda gelu and residual match the CPU device", "[cuda][device]") {
+  const index_t n = 1000;
+  const auto x = random_floats(n, 21, 3.0), dy = random_floats(n, 22), a0 = random_floats(n, 23), b0 = random_floats(n, 24);
+  std::vector<float> y(n), dx(n), ra(n), da = a0, db = b0;
+  ref::gelu_forward(y.data(), x.data(), n);
+  ref::gelu_backward(dx.data(), dy.data(), x.data(), n);
+  ref::residual_forward(ra.data(), a0.data(), b0.data(), n);
+  ref::residual_backward(da.data(), db.data(), dy.data(), n);
+  auto gx = up(x);
+  auto gdy = up(dy);
+  auto gy = up(std::vector<float>(n));
+  auto gdx = up(std::vector<float>(n));
+  auto ga = up(a0);
+  auto gb = up(b0);
+  auto gra = up(std::vector<float>(n));
+  gelu_forward(dev, gy.p(), gx.p(), n);
+  gelu_backward(dev, gdx.p(), gdy.p(), gx.p(), n);
+  residual_forward(dev, gra.p(), ga.p(), gb.p(), n);
+  residual_backward(dev, ga.p(), gb.p(), gdy.p(), n);
+  require_close("gelu out", gy.host(), y);
+  require_close("gelu dinp", gdx.host(), dx);
+  require_close("residual out", gra.host(), ra);
+  require_close("residual da", ga.host(), da);
+  require_close("residual db", gb.host(), db);
+}
+
+TEST_CASE("cuda embedding matches the CPU device", "[cuda][device]") {
+  const index_t n = 23, C = 16, V = 9, P = 12;
+  const auto tokens = random_ids(n, V, 31), positions = random_ids(n, P, 32);  // repeated ids on purpose
+  const auto wte = random_floats(V * C, 33), wpe = random_floats(P * C, 34), dy = random_floats(n * C, 35);
+  std::vector<float> y(n * C), dwte = random_floats(V * C, 36), dwpe = random_floats(P * C, 37);
+  auto gdwte = up(dwte);
+  auto gdwpe = up(dwpe);
+  ref::embedding_forward(y.data(), tokens.data(), positions.data(), wte.data(), wpe.data(), n, C);
+  ref::embedding_backward(dwte.data(), dwpe.data(), dy.data(), tokens.data(), positions.data(), n, C);
+  auto gt = up(tokens);
+  auto gp = up(positions);
+  auto gwte = up(wte);
+  auto gwpe = up(wpe);
+  auto gdy = up(dy);
+  auto gy = up(std::vector<float>(n * C));
+  embedding_forward(dev, gy.p(), gt.p(), gp.p(), gwte.p(), gwpe.p(), n, C);
+  embedding_backward(dev, gdwte.p(), gdwpe.p(), gdy.p(), gt.p(), gp.p(), n, C);
+  require_close("embedding out", gy.host(), y);
+  require_close("embedding dwte", gdwte.host(), dwte);
+  require_close("embedding dwpe", gdwpe.host(), dwpe);
+}
+
+TEST_CASE("cuda attention forward and backward match the CPU device over 3 packed sequences", "[cuda][device]") {
+  const index_t NH = 2, C = 16;
+  const std::vector<index_t> seq_offsets = {0, 5, 6, 15};  // lengths 5, 1, 9
+  const index_t n_seq = 3, N = seq_offsets.back();
+  std::vector<index_t> att_offsets(n_seq);
+  index_t att_size = 0;
+  for (index_t s = 0; s < n_seq; ++s) {
+    const index_t L = seq_offsets[s + 1] - seq_offsets[s];
+    att_offsets[s] = att_size;
+    att_size += NH * L * L;
+  }
+  const auto qkv = random_floats(N * 3 * C, 41), dy = random_floats(N * C, 42);
+  std::vector<float> y(N * C), att(att_size), dqkv(N * 3 * C, 5.f), datt(att_size, 3.f);
+  ref::attention_forward(y.data(), att.data(), qkv.data(), seq_offsets.data(), att_offsets.data(), n_seq, NH, C);
+  ref::attention_backward(dqkv.data(), datt.data(), dy.data(), qkv.data(), att.data(), seq_offsets.data(),
+                          att_offsets.data(), n_seq, NH, C);
+  auto gq = up(qkv);
+  auto gdy = up(dy);
+  auto gso = up(seq_offsets);
+  auto gao = up(att_offsets);
+  auto gy = up(std::vector<float>(N * C, 1.f));
+  auto gatt = up(std::vector<float>(att_size, 1.f));
+  auto gdq = up(std::vector<float>(N * 3 * C, 5.f));
+  auto gdatt = up(std::vector<float>(att_size, 3.f));
+  attention_forward(dev, gy.p(), gatt.p(), gq.p(), gso.p(), gao.p(), n_seq, NH, C);
+  attention_backward(dev, gdq.p(), gdatt.p(), gdy.p(), gq.p(), gatt.p(), gso.p(), gao.p(), n_seq, NH, C);
+  require_close("attention out", gy.host(), y);
+  require_close("attention att", gatt.host(), att);
+  require_close("attention dqkv", gdq.host(), dqkv);
+}
+
+TEST_CASE("cuda logsoftmax_gather matches the CPU device", "[cuda][device]") {
+  const index_t rows = 17, V = 301;
+  const auto logits = random_floats(rows * V, 51, 3.0), weights = random_floats(rows, 52);
+  const auto targets = random_ids(rows, V, 53);
+  std::vector<float> logp(rows), lse(rows), dlogits = logits;
+  ref::logsoftmax_gather_forward(logp.data(), lse.data(), logits.data(), targets.data(), rows, V);
+  ref::logsoftmax_gather_backward(dlogits.data(), lse.data(), targets.data(), weights.data(), rows, V);
+  auto gz = up(logits);
+  auto gw = up(weights);
+  auto gt = up(targets);
+  auto glogp = up(std::vector<float>(rows));
+  auto glse = up(std::vector<float>(rows));
+  logsoftmax_gather_forward(dev, glogp.p(), glse.p(), gz.p(), gt.p(), rows, V);
+  logsoftmax_gather_backward(dev, gz.p(), glse.p(), gt.p(), gw.p(), rows, V);
+  require_close("logsoftmax logp", glogp.host(), logp);
+  require_close("logsoftmax lse", glse.host(), lse);
+  require_close("logsoftmax dlogits", gz.host(), dlogits);
+}
+
+TEST_CASE("cuda attention_decode_forward matches the CPU device", "[cuda][device]") {
+  const index_t NH = 2, C = 16, max_len = 12, n_slots = 3;
+  const std::vector<index_t> new_offsets = {0, 1, 4};  // one sequence decodes 1 row, one prefills 3
+  const std::vector<index_t> slots = {2, 0}, past = {5, 2};
+  const index_t n_seq = 2, n_new = new_offsets.back();
+  std::vector<index_t> score_offsets(n_seq);
+  index_t score_size = 0;
+  for (index_t i = 0; i < n_seq; ++i) {
+    const index_t n = new_offsets[i + 1] - new_offsets[i];
+    score_offsets[i] = score_size;
+    score_size += NH * n * (past[i] + n);
+  }
+  const auto qkv = random_floats(n_new * 3 * C, 61);
+  std::vector<float> kc = random_floats(n_slots * max_len * C, 62), vc = random_floats(n_slots * max_len * C, 63);
+  auto gkc = up(kc);
+  auto gvc = up(vc);
+  std::vector<float> y(n_new * C), scores(score_size);
+  ref::attention_decode_forward(y.data(), kc.data(), vc.data(), scores.data(), qkv.data(), new_offsets.data(),
+                                slots.data(), past.data(), score_offsets.data(), n_seq, NH, C, max_len);
+  auto gq = up(qkv);
+  auto gno = up(new_offsets);
+  auto gsl = up(slots);
+  auto gpa = up(past);
+  auto gso = up(score_offsets);
+  auto gy = up(std::vector<float>(n_new * C));
+  auto gs = up(std::vector<float>(score_size));
+  attention_decode_forward(dev, gy.p(), gkc.p(), gvc.p(), gs.p(), gq.p(), gno.p(), gsl.p(), gpa.p(), gso.p(), n_seq,
+                           NH, C, max_len);
+  require_close("decode out", gy.host(), y);
+  require_close("decode scores", gs.host(), scores);
+  require_close("decode key cache", gkc.host(), kc);
+  require_close("decode value cache", gvc.host(), vc);
+}
+
+TEST_CASE("cuda sum_of_squares is bit-equal to the CPU device's", "[cuda][device]") {
+  for (index_t n : {index_t{1}, index_t{7}, index_t{8195}, index_t{50000}}) {
+    const auto x = random_floats(static_cast<std::size_t>(n), 71 + static_cast<std::uint64_t>(n));
+    auto gx = up(x);
+    const double cpu = ref::sum_of_squares(x.data(), n), gpu = sum_of_squares(dev, gx.p(), n);
+    INFO("n = " << n);
+    CHECK(gpu == cpu);
+  }
+}
+
+TEST_CASE("cuda adamw_update matches the CPU device", "[cuda][device]") {
+  const index_t n = 777;
+  std::vector<float> p = random_floats(n, 81), g = random_floats(n, 82), m = random_floats(n, 83, 0.1);
+  std::vector<float> v = random_floats(n, 84, 0.1);
+  for (auto& x : v) x = x * x;
+  for (double wd : {0.0, 0.01}) {
+    AdamWStepParams sp;
+    sp.lr = 1e-3;
+    sp.weight_decay = wd;
+    sp.step = 3;
+    auto gp = up(p);
+    auto gg = up(g);
+    auto gm = up(m);
+    auto gv = up(v);
+    std::vector<float> cp = p, cm = m, cv = v;
+    ref::adamw_update(cp.data(), g.data(), cm.data(), cv.data(), n, sp);
+    adamw_update(dev, gp.p(), gg.p(), gm.p(), gv.p(), n, sp);
+    require_close("adamw params", gp.host(), cp);
+    require_close("adamw exp_avg", gm.host(), cm);
+    require_close("adamw exp_avg_sq", gv.host(), cv);
+  }
+}
+
+TEST_CASE("Gpt2<CudaDevice> forward and backward match Gpt2<CpuDevice> on the tiny config", "[cuda][device][model]") {
+  const Gpt2Config config = test::tiny_config();
+  const PackedBatch batch = test::pack(test::tiny_sequences(config.vocab_size));
+  const auto token_weights = random_floats(static_cast<std::size_t>(batch.n_tokens()), 91);
+  std::vector<float> params, logps, grads;
+  ref::gpt2_forward_backward(config, batch, 7, params, token_weights, logps, grads);
+
+  Gpt2<CudaDevice, float> model(config);
+  REQUIRE(static_cast<std::size_t>(model.num_parameters()) == params.size());
+  model.set_parameters(params.data());
+  auto glogp = up(std::vector<float>(logps.size()));
+  auto gw = up(token_weights);
+  const auto record = model.forward(batch, glogp.p());
+  model.zero_gradients();
+  model.backward(record, gw.p());
+  std::vector<float> g(grads.size());
+  dev.copy_to_host(model.gradients(), model.num_parameters(), g.data());
+  require_close("gpt2 token log-probs", glogp.host(), logps, 1e-4);
+  require_close("gpt2 gradients", g, grads, 1e-4);
+}
+
+int main(int argc, char** argv) {
+  int n_devices = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n_devices);
+  if (e != cudaSuccess || n_devices == 0) {
+    std::printf("SKIPPED: no CUDA device (%s)\n", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    return 77;
+  }
+  return Catch::Session().run(argc, argv);
+}
