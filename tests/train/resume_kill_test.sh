@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Kill -9 a `prefopt dpo` run at several moments (while it trains, while it writes a checkpoint),
+# Kill -9 a `prefopt dpo` run up to eight times (while it trains, while it writes a checkpoint),
 # resume it each time with --resume, and check that the final weights and metrics.jsonl are
 # byte-identical to an uninterrupted run's.
 #   resume_kill_test.sh PREFOPT_BINARY TOKENIZER_DIR
@@ -42,7 +42,7 @@ echo "uninterrupted run: ${duration} s"
 # Kill each process at a fraction of the uninterrupted run's duration (start-up included, so
 # every resumed process gets a little further), then resume from whatever the kill left behind.
 first=1
-for fraction in 0.45 0.55 0.1 0.65 0.75 0.85; do
+for fraction in 0.3 0.35 0.1 0.4 0.3 0.45 0.5 0.35; do
   delay=$(awk -v d="${duration}" -v f="${fraction}" 'BEGIN { printf "%.3f", d * f }')
   # Started directly (not through the shell function) so that $! is prefopt itself.
   if [ "${first}" -eq 1 ]; then
@@ -52,15 +52,32 @@ for fraction in 0.45 0.55 0.1 0.65 0.75 0.85; do
     "${prefopt}" dpo "${common[@]}" --output-dir killed --resume >>killed.log 2>&1 &
   fi
   pid=$!
-  sleep "${delay}"
-  kill -9 "${pid}" 2>/dev/null || true
-  wait "${pid}" 2>/dev/null || true
-  echo "killed after ${delay} s: $(cd killed 2>/dev/null && ls -d checkpoint-* 2>/dev/null | tr '\n' ' ')"
+  # Wait up to the delay, but stop waiting as soon as the process ends on its own.
+  finished=0
+  started=$(date +%s.%N)
+  deadline=$(awk -v a="${started}" -v d="${delay}" 'BEGIN { printf "%.3f", a + d }')
+  while kill -0 "${pid}" 2>/dev/null; do
+    now=$(date +%s.%N)
+    if awk -v n="${now}" -v e="${deadline}" 'BEGIN { exit !(n >= e) }'; then break; fi
+    sleep 0.05
+  done
+  if kill -9 "${pid}" 2>/dev/null; then
+    wait "${pid}" 2>/dev/null || true
+    echo "killed after ${delay} s: $(cd killed 2>/dev/null && ls -d checkpoint-* 2>/dev/null | tr '\n' ' ')"
+  elif wait "${pid}"; then
+    finished=1
+    echo "finished on its own before ${delay} s"
+  else
+    echo "FAIL: prefopt dpo exited with an error before it was killed"; cat killed.log; exit 1
+  fi
+  [ "${finished}" -eq 1 ] && break
 done
-if ls killed/checkpoint-* >/dev/null 2>&1; then
-  run killed --resume >>killed.log 2>&1 || { cat killed.log; exit 1; }
-else
-  run killed >>killed.log 2>&1 || { cat killed.log; exit 1; }
+if [ "${finished}" -eq 0 ]; then
+  if ls killed/checkpoint-* >/dev/null 2>&1; then
+    run killed --resume >>killed.log 2>&1 || { cat killed.log; exit 1; }
+  else
+    run killed >>killed.log 2>&1 || { cat killed.log; exit 1; }
+  fi
 fi
 grep -c "resumed from" killed.log | sed 's/^/resumes: /'
 
