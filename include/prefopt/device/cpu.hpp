@@ -12,6 +12,7 @@
 #include "prefopt/device/cpu/matmul.hpp"
 #include "prefopt/device/cpu/optimizer_kernels.hpp"
 #include "prefopt/device/cpu/residual.hpp"
+#include "prefopt/device/cpu/sequence_kernels.hpp"
 
 namespace prefopt {
 using cpu::CpuDevice;

@@ -74,9 +74,10 @@ void sum_sequence_logps(const PackedBatch& batch, const Scalar* token_logps, Seq
   }
 }
 
-/// Runs a model's forward over a packed batch and returns the per-sequence sums on the host.
-/// Owns the device buffer for the token log-probs and a host copy, so repeated calls allocate
-/// nothing once the largest batch has been seen.
+/// Runs a model's forward over a packed batch and returns the per-sequence sums on the host. The
+/// sums are reduced on the device (sequence_logp_sums, in position order and in double, the same
+/// numbers sum_sequence_logps gives), so only one number per sequence leaves it. Owns the device
+/// buffers, so repeated calls allocate nothing once the largest batch has been seen.
 template <class Model>
 class SequenceScorer {
  public:
@@ -86,19 +87,38 @@ class SequenceScorer {
   /// Scores `batch`; in training mode the returned record feeds Model::backward.
   auto score(Model& model, const PackedBatch& batch, ForwardMode mode, SequenceLogps& out) {
     const auto n = static_cast<std::size_t>(batch.n_tokens());
+    const index_t n_seq = batch.n_sequences();
     if (device_logps_.size() < n) device_logps_.resize(n);
-    host_logps_.resize(n);
     auto record = model.forward(batch, device_logps_.data(), mode);
-    model.device().copy_to_host(device_logps_.data(), batch.n_tokens(), host_logps_.data());
-    sum_sequence_logps(batch, host_logps_.data(), out);
+    upload(model.device(), targets_, batch.targets);
+    upload(model.device(), offsets_, batch.offsets);
+    if (device_sums_.size() < static_cast<std::size_t>(n_seq)) device_sums_.resize(static_cast<std::size_t>(n_seq));
+    sequence_logp_sums(model.device(), device_sums_.data(), static_cast<const Scalar*>(device_logps_.data()),
+                       static_cast<const token_t*>(targets_.data()), static_cast<const index_t*>(offsets_.data()), n_seq);
+    out.sum.resize(static_cast<std::size_t>(n_seq));
+    model.device().copy_to_host(device_sums_.data(), n_seq, out.sum.data());
+    out.count.assign(static_cast<std::size_t>(n_seq), 0);
+    for (index_t s = 0; s < n_seq; ++s)
+      for (index_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t)
+        out.count[static_cast<std::size_t>(s)] += batch.targets[t] != no_target;
     return record;
   }
-  /// The host copy of the latest batch's token log-probs.
-  const std::vector<Scalar>& token_logps() const noexcept { return host_logps_; }
+
+  /// Device copies of the latest batch's targets (n_tokens) and sequence offsets (n_seq + 1).
+  const token_t* device_targets() const noexcept { return targets_.data(); }
+  const index_t* device_offsets() const noexcept { return offsets_.data(); }
 
  private:
+  template <class T>
+  static void upload(const Device& device, typename Device::template vector<T>& dst, const std::vector<T>& src) {
+    if (dst.size() < src.size()) dst.resize(src.size());
+    device.copy_from_host(src.data(), static_cast<index_t>(src.size()), dst.data());
+  }
+
   typename Device::template vector<Scalar> device_logps_;
-  std::vector<Scalar> host_logps_;
+  typename Device::template vector<double> device_sums_;
+  typename Device::template vector<token_t> targets_;
+  typename Device::template vector<index_t> offsets_;
 };
 
 /// Completion log-prob sums of every pair under `model` (inference mode, `batch_size` pairs per

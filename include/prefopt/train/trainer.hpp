@@ -281,8 +281,9 @@ class Trainer {
       out.tokens += static_cast<double>(batch_.n_tokens());
       const auto record = scorer_.score(policy_, batch_, ForwardMode::training, policy_sums_);
       reference_sums(batch_, idx, train_reference_);
-      host_weights_.assign(static_cast<std::size_t>(batch_.n_tokens()), Scalar(0));
+      // One weight per sequence (dℓ/dS / N); the device spreads it over the sequence's scored tokens.
       const index_t per = sequences_per_pair(sequences);
+      host_seq_weights_.assign(static_cast<std::size_t>(batch_.n_sequences()), Scalar(0));
       for (std::size_t k = 0; k < idx.size(); ++k) {
         const loss::PairLogps p = pair_logps(k);
         const loss::PairLoss r = loss_(p);
@@ -290,16 +291,16 @@ class Trainer {
           throw TrainingError(non_finite_message("loss", r.loss, idx[k]));
         add_metrics(window_, r, p);
         out.loss += r.loss / normalizer;
-        const double d[2] = {r.d_policy_chosen / normalizer, r.d_policy_rejected / normalizer};
-        for (index_t j = 0; j < per; ++j) {
-          const index_t s = static_cast<index_t>(k) * per + j;
-          const Scalar w = static_cast<Scalar>(d[j]);
-          for (index_t t = batch_.offsets[s]; t < batch_.offsets[s + 1]; ++t)
-            if (batch_.targets[t] != no_target) host_weights_[static_cast<std::size_t>(t)] = w;
-        }
+        host_seq_weights_[k * static_cast<std::size_t>(per)] = static_cast<Scalar>(r.d_policy_chosen / normalizer);
+        if (per == 2) host_seq_weights_[k * 2 + 1] = static_cast<Scalar>(r.d_policy_rejected / normalizer);
       }
-      if (device_weights_.size() < host_weights_.size()) device_weights_.resize(host_weights_.size());
-      policy_.device().copy_from_host(host_weights_.data(), batch_.n_tokens(), device_weights_.data());
+      if (device_seq_weights_.size() < host_seq_weights_.size()) device_seq_weights_.resize(host_seq_weights_.size());
+      policy_.device().copy_from_host(host_seq_weights_.data(), batch_.n_sequences(), device_seq_weights_.data());
+      if (device_weights_.size() < static_cast<std::size_t>(batch_.n_tokens()))
+        device_weights_.resize(static_cast<std::size_t>(batch_.n_tokens()));
+      broadcast_sequence_weights(policy_.device(), device_weights_.data(),
+                                 static_cast<const Scalar*>(device_seq_weights_.data()), scorer_.device_targets(),
+                                 scorer_.device_offsets(), batch_.n_sequences());
       policy_.backward(record, device_weights_.data());
     }
     comm_.all_reduce_sum(&out.loss, 1);
@@ -724,8 +725,8 @@ class Trainer {
   SequenceScorer<Model> scorer_, reference_scorer_;
   SequenceLogps policy_sums_, reference_seq_;
   std::vector<double> ref_chosen_, ref_rejected_;
-  std::vector<Scalar> host_weights_;
-  typename Device::template vector<Scalar> device_weights_;
+  std::vector<Scalar> host_seq_weights_;
+  typename Device::template vector<Scalar> device_seq_weights_, device_weights_;
 
   MetricSums window_;
   double last_grad_norm_ = 0, last_lr_ = 0;

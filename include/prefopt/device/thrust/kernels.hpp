@@ -7,4 +7,5 @@
 #include "prefopt/device/thrust/elementwise.hpp"
 #include "prefopt/device/thrust/layernorm.hpp"
 #include "prefopt/device/thrust/matmul.hpp"
+#include "prefopt/device/thrust/sequence_kernels.hpp"
 #include "prefopt/device/thrust/thrust_device.hpp"
