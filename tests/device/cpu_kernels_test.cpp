@@ -230,3 +230,20 @@ TEST_CASE("float kernels agree with double kernels", "[device][cpu]") {
   gelu_forward(dev, gf.data(), xf.data(), rows * C);
   for (index_t i = 0; i < rows * C; ++i) CHECK(gf[i] == Approx(gd[i]).margin(1e-6));
 }
+
+TEST_CASE("per-sequence log-prob sums and weight broadcast follow the packed batch's targets", "[device][cpu]") {
+  // Three sequences of 4, 1 and 5 tokens; unscored rows (no_target) are skipped and get weight 0.
+  const std::vector<index_t> offsets = {0, 4, 5, 10};
+  const std::vector<token_t> targets = {no_target, 3, 7, no_target, no_target, 1, 2, no_target, 4, no_target};
+  const Vec logps = random_vector(10, 91);
+  Vec sums(3, -1.0);
+  sequence_logp_sums(dev, sums.data(), logps.data(), targets.data(), offsets.data(), index_t{3});
+  CHECK(sums[0] == logps[1] + logps[2]);  // position order, in double: exact
+  CHECK(sums[1] == 0.0);
+  CHECK(sums[2] == (logps[5] + logps[6]) + logps[8]);
+  const Vec seq_weights = {0.5, -2.0, 3.25};
+  Vec w(10, 9.0);
+  broadcast_sequence_weights(dev, w.data(), seq_weights.data(), targets.data(), offsets.data(), index_t{3});
+  const Vec expected = {0, 0.5, 0.5, 0, 0, 3.25, 3.25, 0, 3.25, 0};
+  CHECK(w == expected);
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Kill -9 a `prefopt dpo` run up to eight times (while it trains, while it writes a checkpoint),
+# Kill -9 a `prefopt dpo` run eight times (each after it wrote a new checkpoint, at varied delays),
 # resume it each time with --resume, and check that the final weights and metrics.jsonl are
 # byte-identical to an uninterrupted run's.
 #   resume_kill_test.sh PREFOPT_BINARY TOKENIZER_DIR
@@ -32,54 +32,53 @@ common=(--model model --pairs pairs.jsonl --per-device-train-batch-size 2 --grad
         --warmup-steps 2 --beta 0.2 --no-progress)
 run() { local out="$1"; shift; "${prefopt}" dpo "${common[@]}" --output-dir "${out}" "$@"; }
 
-t0=$(date +%s.%N)
 run straight >straight.log 2>&1 || { cat straight.log; exit 1; }
-t1=$(date +%s.%N)
-duration=$(awk -v a="${t0}" -v b="${t1}" 'BEGIN { printf "%.3f", b - a }')
-echo "uninterrupted run: ${duration} s"
 [ -f straight/model.safetensors ] || { echo "FAIL: the uninterrupted run wrote no model"; exit 1; }
 
-# Kill each process at a fraction of the uninterrupted run's duration (start-up included, so
-# every resumed process gets a little further), then resume from whatever the kill left behind.
-first=1
-for fraction in 0.3 0.35 0.1 0.4 0.3 0.45 0.5 0.35; do
-  delay=$(awk -v d="${duration}" -v f="${fraction}" 'BEGIN { printf "%.3f", d * f }')
-  # Started directly (not through the shell function) so that $! is prefopt itself.
-  if [ "${first}" -eq 1 ]; then
+latest_step() {  # the step of killed/'s newest complete checkpoint, 0 if none
+  local best=0 d s
+  for d in killed/checkpoint-*; do
+    [ -f "${d}/trainer_state.json" ] || continue
+    s="${d##*-}"
+    [ "${s}" -gt "${best}" ] && best="${s}"
+  done
+  echo "${best}"
+}
+
+# Up to eight rounds: start (or resume) the run, wait until it has written a checkpoint newer
+# than the last round's, wait a little more (a different delay each round, so some kills land in
+# the middle of a step and some while a checkpoint is being written), then SIGKILL it. Progress,
+# not time, decides when to kill, so the test does not depend on the machine's speed or load.
+kills=0
+finished=0
+delays=(0.00 0.13 0.05 0.21 0.02 0.17 0.09 0.27)
+for round in 0 1 2 3 4 5 6 7; do
+  before="$(latest_step)"
+  if [ "${round}" -eq 0 ]; then
     "${prefopt}" dpo "${common[@]}" --output-dir killed >>killed.log 2>&1 &
-    first=0
   else
     "${prefopt}" dpo "${common[@]}" --output-dir killed --resume >>killed.log 2>&1 &
   fi
-  pid=$!
-  # Wait up to the delay, but stop waiting as soon as the process ends on its own.
-  finished=0
-  started=$(date +%s.%N)
-  deadline=$(awk -v a="${started}" -v d="${delay}" 'BEGIN { printf "%.3f", a + d }')
-  while kill -0 "${pid}" 2>/dev/null; do
-    now=$(date +%s.%N)
-    if awk -v n="${now}" -v e="${deadline}" 'BEGIN { exit !(n >= e) }'; then break; fi
-    sleep 0.05
-  done
+  pid=$!  # prefopt itself (started directly, not through a shell function)
+  while kill -0 "${pid}" 2>/dev/null && [ "$(latest_step)" -le "${before}" ]; do sleep 0.02; done
+  sleep "${delays[${round}]}"
   if kill -9 "${pid}" 2>/dev/null; then
     wait "${pid}" 2>/dev/null || true
-    echo "killed after ${delay} s: $(cd killed 2>/dev/null && ls -d checkpoint-* 2>/dev/null | tr '\n' ' ')"
+    kills=$((kills + 1))
+    echo "round ${round}: killed after checkpoint-$(latest_step)"
   elif wait "${pid}"; then
     finished=1
-    echo "finished on its own before ${delay} s"
+    echo "round ${round}: finished on its own"
+    break
   else
     echo "FAIL: prefopt dpo exited with an error before it was killed"; cat killed.log; exit 1
   fi
-  [ "${finished}" -eq 1 ] && break
 done
 if [ "${finished}" -eq 0 ]; then
-  if ls killed/checkpoint-* >/dev/null 2>&1; then
-    run killed --resume >>killed.log 2>&1 || { cat killed.log; exit 1; }
-  else
-    run killed >>killed.log 2>&1 || { cat killed.log; exit 1; }
-  fi
+  run killed --resume >>killed.log 2>&1 || { cat killed.log; exit 1; }
 fi
-grep -c "resumed from" killed.log | sed 's/^/resumes: /'
+[ "${kills}" -ge 3 ] || { echo "FAIL: only ${kills} kills landed inside the run"; exit 1; }
+echo "kills: ${kills}, resumes: $(grep -c "resumed from" killed.log || true)"
 
 status=0
 cmp straight/model.safetensors killed/model.safetensors || { echo "FAIL: final weights differ"; status=1; }
