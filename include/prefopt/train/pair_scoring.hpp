@@ -54,29 +54,9 @@ struct SequenceLogps {
   std::vector<index_t> count;  // (n_sequences): positions with a target
 };
 
-/// Sums host token log-probs per sequence, in position order and in double (so the result does
-/// not depend on how the batch was packed).
-template <class Scalar>
-void sum_sequence_logps(const PackedBatch& batch, const Scalar* token_logps, SequenceLogps& out) {
-  const index_t n_seq = batch.n_sequences();
-  out.sum.assign(static_cast<std::size_t>(n_seq), 0.0);
-  out.count.assign(static_cast<std::size_t>(n_seq), 0);
-  for (index_t s = 0; s < n_seq; ++s) {
-    double acc = 0;
-    index_t n = 0;
-    for (index_t i = batch.offsets[s]; i < batch.offsets[s + 1]; ++i) {
-      if (batch.targets[i] == no_target) continue;
-      acc += static_cast<double>(token_logps[i]);
-      ++n;
-    }
-    out.sum[static_cast<std::size_t>(s)] = acc;
-    out.count[static_cast<std::size_t>(s)] = n;
-  }
-}
-
 /// Runs a model's forward over a packed batch and returns the per-sequence sums on the host. The
 /// sums are reduced on the device (sequence_logp_sums, in position order and in double, the same
-/// numbers sum_sequence_logps gives), so only one number per sequence leaves it. Owns the device
+/// order on every device), so only one number per sequence leaves it. Owns the device
 /// buffers, so repeated calls allocate nothing once the largest batch has been seen.
 template <class Model>
 class SequenceScorer {
