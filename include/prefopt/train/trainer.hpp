@@ -318,6 +318,10 @@ class Trainer {
   /// Writes output_dir/checkpoint-<step> (rank 0; other ranks wait) and applies save_total_limit.
   std::filesystem::path save_checkpoint() {
     std::filesystem::path dir;
+    // The open metric window is per rank until the next log sums it; the checkpoint keeps the
+    // global sums (restored on rank 0 alone, so the next log's all-reduce counts them once).
+    MetricSums global_window = window_;
+    comm_.all_reduce_sum(global_window.v.data(), MetricSums::n_fields);
     if (comm_.rank() == 0) {
       dir = write_checkpoint_directory(config_.output_dir, global_step_, [&](const std::filesystem::path& tmp) {
         save_model(tmp);
@@ -327,7 +331,7 @@ class Trainer {
         save_safetensors_f32<Scalar>(tmp / optimizer_state_file,
                                      {{"exp_avg", {n}, m.data()}, {"exp_avg_sq", {n}, v.data()}},
                                      {{"format", "prefopt.adamw"}, {"step", std::to_string(optimizer_.step_count())}});
-        write_file_atomically(tmp / trainer_state_file, trainer_state().dump(2) + "\n");
+        write_file_atomically(tmp / trainer_state_file, trainer_state(global_window).dump(2) + "\n");
       });
       rotate_checkpoints(config_.output_dir, static_cast<std::size_t>(config_.save_total_limit));
     }
@@ -422,7 +426,12 @@ class Trainer {
     const std::filesystem::path path = dir / file;
     const std::string key = reference_key(weights, pairs, sequences);
     const bool root = comm_.rank() == 0;
-    if (auto cached = load_reference_logps(path, key, static_cast<index_t>(pairs.size()))) {
+    auto cached = load_reference_logps(path, key, static_cast<index_t>(pairs.size()));
+    // Every rank must take the same branch (the scoring below is collective): use the cache only
+    // when every rank found it (on several machines the output directory may not be shared).
+    double found = cached ? 1.0 : 0.0;
+    comm_.all_reduce_sum(&found, 1);
+    if (found == static_cast<double>(comm_.world_size())) {
       if (root) std::cerr << "[reference] " << what << ": " << pairs.size() << " pairs from the cache " << path.string() << "\n";
       return std::move(*cached);
     }
@@ -622,7 +631,7 @@ class Trainer {
     return j;
   }
 
-  nlohmann::json trainer_state() const {
+  nlohmann::json trainer_state(const MetricSums& global_window) const {
     nlohmann::json j;
     j["format"] = "prefopt.trainer_state.v1";
     j["global_step"] = global_step_;
@@ -632,7 +641,7 @@ class Trainer {
                      {"base_lr", schedule_.base_lr},
                      {"warmup_steps", schedule_.warmup_steps},
                      {"total_steps", schedule_.total_steps}};
-    j["metric_window"] = window_.to_state();
+    j["metric_window"] = global_window.to_state();
     j["last_grad_norm"] = last_grad_norm_;
     j["last_learning_rate"] = last_lr_;
     return j;
@@ -645,18 +654,36 @@ class Trainer {
       if (state.at("format").get<std::string>() != "prefopt.trainer_state.v1")
         throw CheckpointError(state_path.string(), "unknown trainer state format " + state.at("format").dump());
       const nlohmann::json saved = state.at("run"), now = run_shape();
-      for (auto it = now.begin(); it != now.end(); ++it) {
+      const bool reshard = config_.reshard_on_resume && saved.contains("world_size") &&
+                           saved["world_size"] != now["world_size"];
+      // world_size first: a different one also changes total_steps, and is the reason to name.
+      std::vector<std::string> keys{"world_size"};
+      for (auto it = now.begin(); it != now.end(); ++it)
+        if (it.key() != "world_size") keys.push_back(it.key());
+      for (const std::string& key : keys) {
+        const auto it = now.find(key);
+        // Re-sharding changes the ranks, hence the global batch and the number of steps.
+        if (reshard && (it.key() == "world_size" || it.key() == "total_steps")) continue;
         if (!saved.contains(it.key()) || saved[it.key()] != it.value()) {
           std::string hint;
           if (it.key() == "world_size")
-            hint = " (resuming with a different number of ranks would change the data order and the batch)";
+            hint = " (a different number of ranks changes the data order and the global batch; set "
+                   "reshard_on_resume / pass --reshard to continue anyway with the data re-sharded)";
           throw CheckpointError(state_path.string(), "cannot resume: " + it.key() + " was " +
                                                          (saved.contains(it.key()) ? saved[it.key()].dump() : "absent") +
                                                          " in the saved run, is " + it.value().dump() + " now" + hint);
         }
       }
       global_step_ = state.at("global_step").get<std::int64_t>();
-      window_.from_state(state.at("metric_window"));
+      if (reshard && comm_.rank() == 0)
+        std::cerr << "[train] re-sharding: the checkpoint was saved by " << saved["world_size"].dump() << " ranks, this run has "
+                  << comm_.world_size() << "; step " << global_step_ << " continues at epoch "
+                  << global_step_ / steps_per_epoch_ << ", micro-batch " << (global_step_ % steps_per_epoch_) * config_.gradient_accumulation_steps
+                  << " of the new shards (some pairs of the interrupted epoch may be seen twice or not at all)\n";
+      PREFOPT_CHECK(global_step_ <= total_steps_, "Trainer: the checkpoint is at step ", global_step_,
+                    " but this run has only ", total_steps_, " steps");
+      window_.reset();
+      if (comm_.rank() == 0) window_.from_state(state.at("metric_window"));
       last_grad_norm_ = state.at("last_grad_norm").get<double>();
       last_lr_ = state.at("last_learning_rate").get<double>();
     } catch (const nlohmann::json::exception& e) {

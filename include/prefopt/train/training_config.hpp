@@ -56,6 +56,9 @@ struct TrainingConfig {
   ReferenceMode reference = ReferenceMode::Precompute;
   index_t precompute_ref_batch_size = 16;    // pairs per reference scoring batch
   bool progress = true;                      // progress bar on stderr
+  bool reshard_on_resume = false;            // resume a checkpoint saved with another world size:
+                                             // the remaining data order is re-sharded (not the
+                                             // order an uninterrupted run would have taken)
 
   /// Throws ArgumentError naming the first bad field.
   void validate() const {
