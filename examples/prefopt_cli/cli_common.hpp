@@ -11,7 +11,23 @@
 #include <string>
 #include <vector>
 
+#if defined(PREFOPT_HAVE_MPI)
+#include "prefopt/train/mpi_comm.hpp"
+#else
+#include "prefopt/train/communicator.hpp"
+#endif
+
 namespace prefopt::cli {
+
+/// The communicator of `prefopt sft` / `prefopt dpo`: MPI when prefopt was built with it (a single
+/// process unless started by mpirun/srun), otherwise none.
+#if defined(PREFOPT_HAVE_MPI)
+using CliComm = MpiComm;
+#else
+using CliComm = NoComm;
+#endif
+/// This process's communicator (main.cpp sets it up).
+CliComm& communicator();
 
 namespace po = boost::program_options;
 

@@ -33,6 +33,22 @@ void print_usage(std::ostream& out) {
 }
 }  // namespace
 
+namespace {
+prefopt::cli::CliComm* the_communicator = nullptr;
+
+// Runs one command; exit status 2 for a bad command line, 1 for an error.
+int run_command(const Entry& c, int argc, char** argv) {
+  try {
+    return c.run(argc - 1, argv + 1);
+  } catch (const prefopt::cli::UsageError& e) {
+    std::cerr << "prefopt " << c.name << ": " << e.what() << "\n";
+    return 2;
+  }
+}
+}  // namespace
+
+prefopt::cli::CliComm& prefopt::cli::communicator() { return *the_communicator; }
+
 int main(int argc, char** argv) {
   if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
     print_usage(argc < 2 ? std::cerr : std::cout);
@@ -40,15 +56,29 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : commands) {
     if (std::string_view(argv[1]) != c.name) continue;
+#if defined(PREFOPT_HAVE_MPI)
+    // Under mpirun/srun every rank runs the command; an error on any rank ends the whole job.
+    prefopt::MpiLaunch launch(argc, argv);
+    the_communicator = &launch.comm();
+    const std::string program = std::string("prefopt ") + c.name;
+    return launch.run(program.c_str(), [&](prefopt::MpiComm& comm) {
+      const std::string_view name = c.name;
+      if (comm.world_size() > 1 && name != "sft" && name != "dpo")
+        throw prefopt::cli::UsageError("prefopt " + std::string(name) + " runs as one process; only sft and dpo are data parallel (run it without mpirun)");
+      const int status = run_command(c, argc, argv);
+      if (status != 0) launch.fail(status);
+      return status;
+    });
+#else
+    prefopt::cli::CliComm none;
+    the_communicator = &none;
     try {
-      return c.run(argc - 1, argv + 1);
-    } catch (const prefopt::cli::UsageError& e) {
-      std::cerr << "prefopt " << c.name << ": " << e.what() << "\n";
-      return 2;
+      return run_command(c, argc, argv);
     } catch (const std::exception& e) {
       std::cerr << "prefopt " << c.name << ": error: " << e.what() << "\n";
       return 1;
     }
+#endif
   }
   std::cerr << "prefopt: unknown command '" << argv[1] << "'\n\n";
   print_usage(std::cerr);

@@ -43,7 +43,14 @@ int run_training(RunFlags& f, const Loss& loss, std::vector<TokenizedPair> train
                  const std::string& tokenizer_dir) {
   auto policy = load_cpu_model(f.model);
   std::cout << "[model] " << f.model << ": " << policy->num_parameters() << " parameters\n";
-  Trainer<CpuModel, Loss> trainer(*policy, loss, f.config, std::move(train), std::move(eval));
+  CliComm& comm = communicator();
+  Trainer<CpuModel, Loss, void, CliComm> trainer(*policy, loss, f.config, std::move(train), std::move(eval), comm);
+  if (comm.world_size() > 1)
+    std::cout << "[train] data parallel over " << comm.world_size() << " ranks: global batch "
+              << f.config.per_device_train_batch_size << " x " << f.config.gradient_accumulation_steps << " x "
+              << comm.world_size() << " = "
+              << f.config.per_device_train_batch_size * f.config.gradient_accumulation_steps * comm.world_size()
+              << " pairs per step\n";
   trainer.set_tokenizer_dir(tokenizer_dir);
   std::cout << "[train] " << Loss::name << ": " << trainer.train_pairs().size() << " pairs, "
             << trainer.steps_per_epoch() << " steps per epoch, " << trainer.total_steps() << " steps\n";

@@ -182,6 +182,7 @@ inline void add_training_config_options(po::options_description& o, TrainingConf
       ("eval-steps", po::value(&c.eval_steps)->default_value(c.eval_steps), "evaluate every N steps (0: --logging-steps)")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the data order (and of --eval-fraction's split)")
       ("precompute-ref-batch-size", po::value(&c.precompute_ref_batch_size)->default_value(c.precompute_ref_batch_size), "pairs per reference scoring forward")
+      ("reshard", "resume a checkpoint saved with another number of ranks (the rest of its epoch is re-sharded)")
       ("no-progress", "no progress bar");
 }
 
@@ -195,6 +196,7 @@ inline void finish_training_config(const po::variables_map& vm, TrainingConfig& 
     throw UsageError(e.what());
   }
   if (vm.count("no-progress")) c.progress = false;
+  if (vm.count("reshard")) c.reshard_on_resume = true;
 }
 
 /// Parses the command line, then --config FILE (same option names, `name = value` lines);
