@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: MIT
 // The let_me_explain programs' command line, shared by the CPU and the CUDA main: parses the
-// options (defaults from Options), then runs the experiment on Device. `device_ready()` runs after
-// parsing and before the experiment; a non-zero result is returned as the exit status.
+// options (defaults from Options), then runs the experiment on Device with communicator `comm`
+// (NoComm, or an MPI/NCCL one under mpirun). `device_ready()` runs after parsing and before the
+// experiment; a non-zero result is returned as the exit status. Errors are thrown to the caller
+// (a distributed main turns them into an abort of the whole job).
 #pragma once
 
 #include <boost/program_options.hpp>
 
 #include <exception>
 #include <iostream>
+#include <utility>
 
 #include "let_me_explain.hpp"
 
 namespace let_me_explain {
 
-template <class Device, class DeviceReady>
-int main_with(int argc, char** argv, DeviceReady&& device_ready) {
+template <class Device, class Comm, class DeviceReady>
+int main_with(int argc, char** argv, DeviceReady&& device_ready, Comm comm) {
   namespace po = boost::program_options;
   Options o;
   o.data = PREFOPT_EMBEDDED_DATA;
@@ -34,11 +37,12 @@ int main_with(int argc, char** argv, DeviceReady&& device_ready) {
       ("n-embd", po::value(&o.n_embd)->default_value(o.n_embd), "the model made here: width")
       ("sft-epochs", po::value(&o.sft_epochs)->default_value(o.sft_epochs), "SFT epochs of the model made here")
       ("sft-learning-rate", po::value(&o.sft_learning_rate)->default_value(o.sft_learning_rate), "SFT learning rate")
+      ("sft-batch-size", po::value(&o.sft_batch_size)->default_value(o.sft_batch_size), "SFT pairs per micro-batch, per rank")
       ("beta", po::value(&o.beta)->default_value(o.beta), "DPO beta (the seed's 0.3)")
       ("learning-rate", po::value(&o.dpo_learning_rate), "DPO learning rate (default 1e-5 with --model, as the seed; 1e-3 for the model made here)")
       ("rpo-alpha", po::value(&o.rpo_alpha), "weight of the chosen NLL added to DPO (TRL's rpo_alpha; default 1 for the model made here, 0 with --model)")
       ("num-train-epochs", po::value(&o.dpo_epochs), "DPO epochs (default 1 with --model, as the seed; 2 for the model made here)")
-      ("per-device-train-batch-size", po::value(&o.dpo_batch_size)->default_value(o.dpo_batch_size), "DPO pairs per micro-batch")
+      ("per-device-train-batch-size", po::value(&o.dpo_batch_size)->default_value(o.dpo_batch_size), "DPO pairs per micro-batch, per rank (global batch: x accumulation x ranks)")
       ("gradient-accumulation-steps", po::value(&o.gradient_accumulation_steps)->default_value(o.gradient_accumulation_steps), "DPO accumulation")
       ("logging-steps", po::value(&o.logging_steps)->default_value(o.logging_steps), "log every N steps")
       ("max-new-tokens", po::value(&o.max_new_tokens)->default_value(o.max_new_tokens), "greedy answer length")
@@ -53,13 +57,10 @@ int main_with(int argc, char** argv, DeviceReady&& device_ready) {
     po::notify(vm);
     if (vm.count("no-progress")) o.progress = false;
     if (const int status = device_ready(); status != 0) return status;
-    return run<Device>(o);
+    return run<Device>(o, std::move(comm));
   } catch (const po::error& e) {
     std::cerr << "let_me_explain: " << e.what() << " (see --help)\n";
     return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "let_me_explain: error: " << e.what() << "\n";
-    return 1;
   }
 }
 

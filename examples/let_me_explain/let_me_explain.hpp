@@ -41,6 +41,7 @@
 #include "prefopt/model/gpt2.hpp"
 #include "prefopt/tokenizer/gpt2_bpe.hpp"
 #include "prefopt/train/metrics_plot.hpp"
+#include "prefopt/train/communicator.hpp"
 #include "prefopt/train/trainer.hpp"
 
 namespace let_me_explain {
@@ -113,9 +114,11 @@ std::vector<std::string> answers(Model& model, const Gpt2Tokenizer& tok, const s
   return out;
 }
 
-/// Runs the experiment; returns the process exit status.
-template <class Device>
-int run(const Options& o) {
+/// Runs the experiment; returns the process exit status. Under mpirun (Comm = MpiComm/NcclComm)
+/// every rank reads the data and trains its shard of each step; rank 0 writes the models, then
+/// generates and scores the answers alone while the other ranks finish.
+template <class Device, class Comm = NoComm>
+int run(const Options& o, Comm comm = {}) {
   using Model = Gpt2<Device, float>;
   namespace fs = std::filesystem;
   const fs::path out = o.out;
@@ -130,7 +133,7 @@ int run(const Options& o) {
   topts.max_length = 512;
   topts.length = LengthPolicy::Filter;
   std::vector<TokenizedPair> all =
-      Trainer<Model, loss::Dpo, LetMeExplain>::prepare_pairs(o.data, o.split, tok, topts, report);
+      Trainer<Model, loss::Dpo, LetMeExplain, Comm>::prepare_pairs(o.data, o.split, tok, topts, report);
   std::cout << "original rows:             " << report.rows_read() << "\n"
             << "after single-turn filter:  " << report.single_turn() << "\n"
             << "pairs built:               " << report.pairs_built << "\n"
@@ -177,10 +180,11 @@ int run(const Options& o) {
     t.save_strategy = SaveStrategy::No;
     t.seed = o.seed;
     t.progress = o.progress;
-    Trainer<Model, loss::Sft, LetMeExplain> sft(model, loss::Sft{}, t, sft_pairs);
+    Trainer<Model, loss::Sft, LetMeExplain, Comm> sft(model, loss::Sft{}, t, sft_pairs, {}, comm);
     sft.set_tokenizer_dir(o.tokenizer);
     const TrainResult r = sft.train();
-    sft.save_model(sft_dir);
+    if (comm.rank() == 0) sft.save_model(sft_dir);
+    comm.barrier();  // every rank loads it next
     std::cout << "SFT done: " << r.global_step << " steps, final loss " << r.last_log.value("loss", 0.0) << "\n";
   } else {
     std::cout << "\n== 2. SFT model: " << sft_dir.string() << "\n";
@@ -209,7 +213,10 @@ int run(const Options& o) {
   t.save_total_limit = 1;
   t.seed = o.seed;
   t.progress = o.progress;
-  Trainer<Model, loss::Dpo, LetMeExplain> dpo(*policy, loss::Dpo{o.beta, 0.0, rpo_alpha}, t, train, held_out);
+  if (comm.world_size() > 1)
+    std::cout << "data parallel over " << comm.world_size() << " ranks (" << Comm::name << "): global batch "
+              << o.dpo_batch_size * o.gradient_accumulation_steps * comm.world_size() << " pairs per step\n";
+  Trainer<Model, loss::Dpo, LetMeExplain, Comm> dpo(*policy, loss::Dpo{o.beta, 0.0, rpo_alpha}, t, train, held_out, comm);
   dpo.set_tokenizer_dir(o.tokenizer);
   {
     auto reference = load_model<Model>(sft_dir, GradientMemory::none);
@@ -217,6 +224,7 @@ int run(const Options& o) {
   }  // the reference's weights are freed here; its log-probs are cached in dpo_run/
   const TrainResult r = dpo.train();
   const fs::path dpo_dir = out / "dpo_model";
+  if (comm.rank() != 0) return 0;  // the rest (saving, generation, scoring) is rank 0's
   dpo.save_model(dpo_dir);
   std::cout << "DPO done: " << r.global_step << " steps in " << format_duration(r.seconds) << ", final loss "
             << r.last_log.value("loss", 0.0) << "\nsaved to " << dpo_dir.string() << "\n";
