@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Every CPU kernel's backward against central finite differences (double), with the probe loss
 // L = sum_i w_i * out_i for fixed random w, and the float kernels against the double ones.
+// Device-generic (support/test_device.hpp): every buffer handed to a kernel is a test::Vector,
+// so the CUDA build (PREFOPT_TEST_CUDA) gives it managed memory the GPU can reach.
 #include <catch2/catch.hpp>
 
 #include <vector>
@@ -12,13 +14,19 @@
 using namespace prefopt;
 using prefopt::test::check_gradient;
 using prefopt::test::dot;
-using prefopt::test::random_vector;
-using Vec = std::vector<double>;
+using Vec = prefopt::test::Vector<double>;
+template <class T>
+using TVec = prefopt::test::Vector<T>;
 
 namespace {
 const prefopt::test::TestDevice dev{};
 
-std::vector<float> to_float(const Vec& v) { return std::vector<float>(v.begin(), v.end()); }
+Vec random_vector(index_t n, std::uint64_t seed, double scale = 1.0) {
+  const auto v = prefopt::test::random_vector(n, seed, scale);
+  return Vec(v.begin(), v.end());
+}
+
+TVec<float> to_float(const Vec& v) { return TVec<float>(v.begin(), v.end()); }
 
 // Accumulating outputs must add to what is there: start them from `prior` and return the delta.
 Vec minus(const Vec& after, const Vec& prior) {
@@ -106,7 +114,7 @@ TEST_CASE("gelu is the tanh approximation and its backward matches central diffe
 
 TEST_CASE("embedding backward matches central differences with repeated ids", "[device][cpu][grad]") {
   const index_t n = 7, C = 67, V = 5, P = 4;
-  const std::vector<token_t> tokens = {3, 1, 3, 0, 4, 3, 1}, positions = {0, 1, 2, 0, 1, 2, 3};
+  const TVec<token_t> tokens = {3, 1, 3, 0, 4, 3, 1}, positions = {0, 1, 2, 0, 1, 2, 3};
   Vec wte = random_vector(V * C, 31), wpe = random_vector(P * C, 32), y(n * C);
   const Vec probe = random_vector(n * C, 33);
   auto loss = [&] {
@@ -134,7 +142,7 @@ TEST_CASE("residual forward adds and backward passes the gradient to both inputs
 namespace {
 struct PackedAttention {
   index_t n_head = 2, C = 8;
-  std::vector<index_t> offsets, att_offsets;
+  TVec<index_t> offsets, att_offsets;
   explicit PackedAttention(const std::vector<index_t>& lengths) {
     offsets = {0};
     att_offsets = {0};
@@ -187,7 +195,7 @@ TEST_CASE("packed attention equals each sequence alone and never looks ahead", "
   // 64-byte aligned buffers: Eigen's vectorized loops peel a different number of leading elements
   // for differently aligned rows, which alone can move the last bit (the model's arena is always
   // aligned, so this is a property of the test's buffers, not of the model).
-  using Aligned = cpu::AlignedVector<double>;
+  using Aligned = prefopt::test::AlignedVector<double>;
   const Aligned qkv_a(qkv.begin(), qkv.end());
   Aligned qkv2 = qkv_a;
   for (index_t c = 0; c < 3 * packed.C; ++c) qkv2[(packed.n() - 1) * 3 * packed.C + c] += 1.0;
@@ -204,7 +212,7 @@ TEST_CASE("fused log-softmax gather matches the direct formula and central diffe
   const index_t rows = 4, V = 33;
   Vec logits = random_vector(rows * V, 61, 3.0), logp(rows), lse(rows);
   logits[5] = 800.0;  // stability: exp of the raw logit would overflow
-  const std::vector<token_t> targets = {5, 0, 32, 17};
+  const TVec<token_t> targets = {5, 0, 32, 17};
   const Vec probe = random_vector(rows, 62);
   auto loss = [&] {
     logsoftmax_gather_forward(dev, logp.data(), lse.data(), logits.data(), targets.data(), rows, V);
@@ -228,10 +236,10 @@ TEST_CASE("float kernels agree with double kernels", "[device][cpu]") {
   Vec yd(rows * C);
   matmul_forward(dev, yd.data(), x.data(), w.data(), b.data(), rows, C, C, WeightLayout::in_out);
   auto xf = to_float(x), wf = to_float(w), bf = to_float(b);
-  std::vector<float> yf(rows * C);
+  TVec<float> yf(rows * C);
   matmul_forward(dev, yf.data(), xf.data(), wf.data(), bf.data(), rows, C, C, WeightLayout::in_out);
   for (index_t i = 0; i < rows * C; ++i) CHECK(yf[i] == Approx(yd[i]).margin(1e-5));
-  std::vector<float> gf(rows * C);
+  TVec<float> gf(rows * C);
   Vec gd(rows * C);
   gelu_forward(dev, gd.data(), x.data(), rows * C);
   gelu_forward(dev, gf.data(), xf.data(), rows * C);
@@ -240,8 +248,8 @@ TEST_CASE("float kernels agree with double kernels", "[device][cpu]") {
 
 TEST_CASE("per-sequence log-prob sums and weight broadcast follow the packed batch's targets", "[device][cpu]") {
   // Three sequences of 4, 1 and 5 tokens; unscored rows (no_target) are skipped and get weight 0.
-  const std::vector<index_t> offsets = {0, 4, 5, 10};
-  const std::vector<token_t> targets = {no_target, 3, 7, no_target, no_target, 1, 2, no_target, 4, no_target};
+  const TVec<index_t> offsets = {0, 4, 5, 10};
+  const TVec<token_t> targets = {no_target, 3, 7, no_target, no_target, 1, 2, no_target, 4, no_target};
   const Vec logps = random_vector(10, 91);
   Vec sums(3, -1.0);
   sequence_logp_sums(dev, sums.data(), logps.data(), targets.data(), offsets.data(), index_t{3});

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Every CudaDevice kernel against the CPU device's on seeded random inputs, and a tiny GPT-2's
-// forward and backward on both devices. CudaDevice memory is not host accessible: inputs go up
+// Every CudaDevice kernel against the CPU device's on seeded random inputs, a tiny GPT-2's
+// forward and backward on both devices, and each fast kernel (device/cuda/) against its portable
+// twin (thrust_device::portable, device/thrust/) on the same GPU. CudaDevice memory is not host accessible: inputs go up
 // with copy_from_host and results come back with copy_to_host. The CPU side is built by the host
 // compiler (cuda_device_reference.cpp). Without a CUDA device the binary prints
 // "SKIPPED: no CUDA device" and exits 77 (CTest: skipped).
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -316,6 +318,175 @@ TEST_CASE("Gpt2<CudaDevice> forward and backward match Gpt2<CpuDevice> on the ti
   dev.copy_to_host(model.gradients(), model.num_parameters(), g.data());
   require_close("gpt2 token log-probs", glogp.host(), logps, 1e-4);
   require_close("gpt2 gradients", g, grads, 1e-4);
+}
+
+// ---- the fast kernels (device/cuda/) against their portable twins (device/thrust/), both on the GPU
+//
+// Tolerance: the fast and portable kernels evaluate the same formulas in float; only the order of
+// the row sums differs (a warp/block butterfly or chunked column sums against one thread's
+// sequential walk), and the streaming log-sum-exp rescales partial sums by exp(m_old - m_new).
+// Reordering a float sum of n terms moves it by at most ~log2(n)·eps·Σ|terms| for a tree and
+// n·eps·Σ|terms| for the sequential walk, and with these random, zero-mean inputs by
+// ~sqrt(n)·eps·rms in practice: for the longest rows (V = 50,257, sqrt(n)·eps ≈ 2.7e-5 worst
+// case, ≈ 1e-6 typical after the division by the row sum) a relative 1e-5 of each output's scale
+// (require_close: rel · max(1, max |reference|)) is comfortably above rounding and far below any
+// real bug (a wrong index or a missed term moves results by O(1e-2) or more). The parameter
+// gradients sum up to 70 rows: 1e-5 as well.
+//
+// And each fast kernel is deterministic: a second run is compared bit for bit.
+
+namespace portable = prefopt::thrust_device::portable;
+
+namespace {
+void require_same_bits(const char* what, const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+      INFO(what << "[" << i << "]: " << a[i] << " then " << b[i]);
+      CHECK(false);
+      return;
+    }
+  SUCCEED(what);
+}
+}  // namespace
+
+TEST_CASE("fast layernorm matches its portable twin on the GPU (C = 1, 31, 33, 768, 50257)", "[cuda][device][fast]") {
+  for (index_t C : {index_t{1}, index_t{31}, index_t{33}, index_t{768}, index_t{50257}}) {
+    for (index_t rows : {index_t{1}, index_t{33}, index_t{70}}) {
+      INFO("rows " << rows << " C " << C);
+      const std::uint64_t seed = 1000 + static_cast<std::uint64_t>(C * 7 + rows);
+      auto x = random_floats(rows * C, seed, 2.0);
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] += 0.5f * static_cast<float>(i % 7);  // nonzero means
+      const auto w = random_floats(C, seed + 1), b = random_floats(C, seed + 2), dy = random_floats(rows * C, seed + 3);
+      const auto dx0 = random_floats(rows * C, seed + 4), dw0 = random_floats(C, seed + 5), db0 = random_floats(C, seed + 6);
+      auto gx = up(x);
+      auto gw = up(w);
+      auto gb = up(b);
+      auto gdy = up(dy);
+      // portable twin
+      auto py = up(std::vector<float>(rows * C));
+      auto pm = up(std::vector<float>(rows));
+      auto pr = up(std::vector<float>(rows));
+      auto pdx = up(dx0);
+      auto pdw = up(dw0);
+      auto pdb = up(db0);
+      portable::layernorm_forward(dev, py.p(), pm.p(), pr.p(), gx.p(), gw.p(), gb.p(), rows, C, 1e-5f);
+      portable::layernorm_backward(dev, pdx.p(), pdw.p(), pdb.p(), gdy.p(), gx.p(), gw.p(), pm.p(), pr.p(), rows, C);
+      // fast kernels, twice
+      std::vector<float> first[6];
+      for (int run = 0; run < 2; ++run) {
+        auto fy = up(std::vector<float>(rows * C));
+        auto fm = up(std::vector<float>(rows));
+        auto fr = up(std::vector<float>(rows));
+        auto fdx = up(dx0);
+        auto fdw = up(dw0);
+        auto fdb = up(db0);
+        layernorm_forward(dev, fy.p(), fm.p(), fr.p(), gx.p(), gw.p(), gb.p(), rows, C, 1e-5f);
+        layernorm_backward(dev, fdx.p(), fdw.p(), fdb.p(), gdy.p(), gx.p(), gw.p(), fm.p(), fr.p(), rows, C);
+        const std::vector<float> got[6] = {fy.host(), fm.host(), fr.host(), fdx.host(), fdw.host(), fdb.host()};
+        const char* names[6] = {"out", "mean", "rstd", "dinp", "dweight", "dbias"};
+        if (run == 0) {
+          require_close("fast layernorm out", got[0], py.host());
+          require_close("fast layernorm mean", got[1], pm.host());
+          require_close("fast layernorm rstd", got[2], pr.host());
+          require_close("fast layernorm dinp", got[3], pdx.host());
+          require_close("fast layernorm dweight", got[4], pdw.host());
+          require_close("fast layernorm dbias", got[5], pdb.host());
+          for (int k = 0; k < 6; ++k) first[k] = got[k];
+        } else {
+          for (int k = 0; k < 6; ++k) require_same_bits(names[k], got[k], first[k]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("fast log-softmax gather matches its portable twin on the GPU (V = 1, 31, 33, 768, 50257)",
+          "[cuda][device][fast]") {
+  for (index_t V : {index_t{1}, index_t{31}, index_t{33}, index_t{768}, index_t{50257}}) {
+    for (index_t rows : {index_t{1}, index_t{7}, index_t{64}}) {
+      INFO("rows " << rows << " V " << V);
+      const std::uint64_t seed = 2000 + static_cast<std::uint64_t>(V * 3 + rows);
+      auto logits = random_floats(rows * V, seed, 3.0);
+      logits[0] = 80.f;  // a dominant logit: exp without the max shift would overflow in float
+      const auto weights = random_floats(rows, seed + 1);
+      const auto targets = random_ids(rows, V, seed + 2);
+      auto gt = up(targets);
+      auto gw = up(weights);
+      auto pz = up(logits);
+      auto plogp = up(std::vector<float>(rows));
+      auto plse = up(std::vector<float>(rows));
+      portable::logsoftmax_gather_forward(dev, plogp.p(), plse.p(), pz.p(), gt.p(), rows, V);
+      const auto ref_logp = plogp.host(), ref_lse = plse.host();
+      portable::logsoftmax_gather_backward(dev, pz.p(), plse.p(), gt.p(), gw.p(), rows, V);
+      const auto ref_dlogits = pz.host();
+      std::vector<float> first[3];
+      for (int run = 0; run < 2; ++run) {
+        auto fz = up(logits);
+        auto flogp = up(std::vector<float>(rows));
+        auto flse = up(std::vector<float>(rows));
+        logsoftmax_gather_forward(dev, flogp.p(), flse.p(), fz.p(), gt.p(), rows, V);
+        const auto logp = flogp.host(), lse = flse.host();
+        logsoftmax_gather_backward(dev, fz.p(), flse.p(), gt.p(), gw.p(), rows, V);
+        const auto dlogits = fz.host();
+        if (run == 0) {
+          require_close("fast logsoftmax logp", logp, ref_logp);
+          require_close("fast logsoftmax lse", lse, ref_lse);
+          require_close("fast logsoftmax dlogits", dlogits, ref_dlogits);
+          first[0] = logp;
+          first[1] = lse;
+          first[2] = dlogits;
+        } else {
+          require_same_bits("logp", logp, first[0]);
+          require_same_bits("lse", lse, first[1]);
+          require_same_bits("dlogits", dlogits, first[2]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("fast attention forward matches its portable twin on the GPU", "[cuda][device][fast]") {
+  struct Shape {
+    index_t n_head, C;
+    std::vector<index_t> lengths;
+  };
+  // head sizes 8 and 64 (GPT-2's); lengths 1, 31, 33 and 100 put 1, <1, >1 and >3 warps' worth of keys in a row
+  const Shape shapes[] = {{2, 16, {5, 1, 9}}, {3, 24, {31, 33}}, {12, 768, {1, 33, 100}}};
+  for (const Shape& sh : shapes) {
+    std::vector<index_t> seq_offsets = {0}, att_offsets;
+    index_t att_size = 0;
+    for (index_t L : sh.lengths) {
+      att_offsets.push_back(att_size);
+      att_size += sh.n_head * L * L;
+      seq_offsets.push_back(seq_offsets.back() + L);
+    }
+    const index_t n_seq = static_cast<index_t>(sh.lengths.size()), N = seq_offsets.back();
+    INFO("n_head " << sh.n_head << " C " << sh.C << " tokens " << N);
+    const auto qkv = random_floats(N * 3 * sh.C, 3000 + static_cast<std::uint64_t>(N));
+    auto gq = up(qkv);
+    auto gso = up(seq_offsets);
+    auto gao = up(att_offsets);
+    auto py = up(std::vector<float>(N * sh.C, 1.f));
+    auto patt = up(std::vector<float>(att_size, 1.f));
+    portable::attention_forward(dev, py.p(), patt.p(), gq.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
+    std::vector<float> first[2];
+    for (int run = 0; run < 2; ++run) {
+      auto fy = up(std::vector<float>(N * sh.C, 2.f));
+      auto fatt = up(std::vector<float>(att_size, 2.f));  // the zeros above the diagonal must be written
+      attention_forward(dev, fy.p(), fatt.p(), gq.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
+      const auto y = fy.host(), att = fatt.host();
+      if (run == 0) {
+        require_close("fast attention out", y, py.host());
+        require_close("fast attention att", att, patt.host());
+        first[0] = y;
+        first[1] = att;
+      } else {
+        require_same_bits("attention out", y, first[0]);
+        require_same_bits("attention att", att, first[1]);
+      }
+    }
+  }
 }
 
 int main(int argc, char** argv) {

@@ -78,7 +78,8 @@ inline std::vector<double> random_vector(index_t n, std::uint64_t seed, double s
   return v;
 }
 
-inline double dot(const std::vector<double>& a, const double* b) {
+template <class Alloc>
+double dot(const std::vector<double, Alloc>& a, const double* b) {
   double s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;

@@ -1,18 +1,41 @@
 // SPDX-License-Identifier: MIT
-// The device a device-generic test suite runs on. The same sources build twice: as the CPU
-// device's tests, and with PREFOPT_TEST_THRUST_OMP as the tests of the CUDA device's thrust code on
-// thrust's OpenMP backend (OmpDevice; CTest label thrust_omp). Both devices' memory is host
-// memory, so the suites may read buffers directly.
+// The device a device-generic test suite runs on. The same sources build three ways: as the CPU
+// device's tests; with PREFOPT_TEST_THRUST_OMP as the tests of the CUDA device's thrust code on
+// thrust's OpenMP backend (OmpDevice; CTest label thrust_omp); and with PREFOPT_TEST_CUDA,
+// compiled by nvcc, on a GPU (CudaManagedDevice, cuda_managed_device.hpp: CudaDevice's kernels
+// over managed memory; CTest label cuda; skipped, exit 77, without a GPU — catch_main_cuda.cu).
+// Every device's memory is host accessible, so the suites may read buffers directly; buffers a
+// suite hands to kernels itself are test::Vector (managed memory in the CUDA build, a plain
+// std::vector otherwise) and test::AlignedVector (the CPU device's 64-byte aligned vector).
 #pragma once
 
-#if defined(PREFOPT_TEST_THRUST_OMP)
+#include <vector>
+
+#if defined(PREFOPT_TEST_CUDA)
+#include "support/cuda_managed_device.hpp"
+namespace prefopt::test {
+using TestDevice = CudaManagedDevice;
+template <class T>
+using Vector = std::vector<T, ManagedAllocator<T>>;
+template <class T>
+using AlignedVector = Vector<T>;  // cudaMallocManaged: 256-byte aligned
+}  // namespace prefopt::test
+#elif defined(PREFOPT_TEST_THRUST_OMP)
 #include "prefopt/device/omp.hpp"
 namespace prefopt::test {
 using TestDevice = OmpDevice;
-}
+template <class T>
+using Vector = std::vector<T>;
+template <class T>
+using AlignedVector = cpu::AlignedVector<T>;
+}  // namespace prefopt::test
 #else
 #include "prefopt/device/cpu.hpp"
 namespace prefopt::test {
 using TestDevice = CpuDevice;
-}
+template <class T>
+using Vector = std::vector<T>;
+template <class T>
+using AlignedVector = cpu::AlignedVector<T>;
+}  // namespace prefopt::test
 #endif

@@ -4,6 +4,11 @@
 // (host_accessible = false): programs copy through copy_to_host / copy_from_host, which the model
 // does only at the edges (loading, logging, saving); a training step stays on the GPU.
 //
+// Kernels: the portable thrust functors of device/thrust/ (what OmpDevice runs too), except
+// LayerNorm forward/backward, the fused log-softmax + gather forward/backward and the attention
+// forward, which are overloaded below with warp/block-per-row CUDA kernels (device/cuda/). The
+// portable twins stay callable on CudaDevice as thrust_device::portable::<kernel>.
+//
 // Row-major GEMMs on column-major cuBLAS: a row-major matrix A is the column-major Aᵀ in the same
 // buffer, so the row-major product C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ — swap the operands,
 // keep each operand's transpose flag.
@@ -20,6 +25,9 @@
 
 #include <string>
 
+#include "prefopt/device/cuda/attention.hpp"
+#include "prefopt/device/cuda/layernorm.hpp"
+#include "prefopt/device/cuda/logsoftmax_gather.hpp"
 #include "prefopt/device/thrust/kernels.hpp"
 
 namespace prefopt::thrust_device {
@@ -69,17 +77,41 @@ struct BiasGradient {  // dbias[c] += Σ_r dout[r, c], rows in order
 };
 }  // namespace cuda_detail
 
-struct CudaTraits {
+namespace cuda_memory {
+/// CudaDevice's memory: plain device memory, reached from the host only through copies.
+struct Device {
   static constexpr const char* name = "cuda";
   static constexpr bool host_accessible = false;
+  static constexpr bool synchronize_each_call = false;
   template <class T>
   using storage = thrust::system::cuda::vector<T>;
+};
+}  // namespace cuda_memory
+
+/// Thrust's CUDA system with cuBLAS GEMMs, over a memory policy: cuda_memory::Device for
+/// CudaDevice. (The tests add a managed-memory policy — tests/support/cuda_managed_device.hpp —
+/// whose host_accessible buffers let the CPU device's suites run unchanged on a GPU; it
+/// synchronizes after every kernel so that host reads are safe.) Every device of this family
+/// gets the fast kernels of device/cuda/ below.
+template <class Memory>
+struct CudaSystemTraits {
+  static constexpr const char* name = Memory::name;
+  static constexpr bool host_accessible = Memory::host_accessible;
+  template <class T>
+  using storage = typename Memory::template storage<T>;
   static auto policy() { return thrust::cuda::par; }
   static void synchronize() { cuda_detail::check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
-  static void check(const char* what) { cuda_detail::check_cuda(cudaGetLastError(), what); }
+  static void check(const char* what) {
+    cuda_detail::check_cuda(cudaGetLastError(), what);
+    if constexpr (Memory::synchronize_each_call) cuda_detail::check_cuda(cudaDeviceSynchronize(), what);
+  }
   static void copy(void* dst, const void* src, std::size_t bytes, bool to_device) {
-    cuda_detail::check_cuda(cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost),
-                            "cudaMemcpy");
+    // Host-accessible (managed) memory may meet plain host memory on either side: let the
+    // runtime tell which is which.
+    const cudaMemcpyKind kind = Memory::host_accessible ? cudaMemcpyDefault
+                                : to_device             ? cudaMemcpyHostToDevice
+                                                        : cudaMemcpyDeviceToHost;
+    cuda_detail::check_cuda(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");
   }
 
   template <class S>
@@ -120,7 +152,52 @@ struct CudaTraits {
   }
 };
 
+using CudaTraits = CudaSystemTraits<cuda_memory::Device>;
 using CudaDevice = ThrustDevice<CudaTraits>;
+
+// ---- the fast kernels (device/cuda/), overloading the portable twins for this family --------
+// More specialized than the generic ThrustDevice<Traits> templates of device/thrust/, so
+// overload resolution picks them for every CudaSystemTraits device; the portable twins stay
+// callable as thrust_device::portable::<kernel>(device, ...) (cuda_device_test compares both).
+
+template <class Memory, class S>
+void layernorm_forward(const ThrustDevice<CudaSystemTraits<Memory>>&, S* out, S* mean, S* rstd, const S* inp,
+                       const S* weight, const S* bias, index_t rows, index_t channels, S eps) {
+  cuda_kernels::layernorm_forward(out, mean, rstd, inp, weight, bias, rows, channels, eps);
+  CudaSystemTraits<Memory>::check("layernorm_forward");
+}
+
+template <class Memory, class S>
+void layernorm_backward(const ThrustDevice<CudaSystemTraits<Memory>>&, S* dinp, S* dweight, S* dbias, const S* dout,
+                        const S* inp, const S* weight, const S* mean, const S* rstd, index_t rows, index_t channels) {
+  cuda_kernels::layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, rows, channels);
+  CudaSystemTraits<Memory>::check("layernorm_backward");
+}
+
+template <class Memory, class S>
+void logsoftmax_gather_forward(const ThrustDevice<CudaSystemTraits<Memory>>&, S* logp, S* lse, const S* logits,
+                               const token_t* targets, index_t rows, index_t vocab) {
+  cuda_kernels::logsoftmax_gather_forward(logp, lse, logits, targets, rows, vocab);
+  CudaSystemTraits<Memory>::check("logsoftmax_gather_forward");
+}
+
+template <class Memory, class S>
+void logsoftmax_gather_backward(const ThrustDevice<CudaSystemTraits<Memory>>&, S* logits, const S* lse,
+                                const token_t* targets, const S* weights, index_t rows, index_t vocab) {
+  cuda_kernels::logsoftmax_gather_backward(logits, lse, targets, weights, rows, vocab);
+  CudaSystemTraits<Memory>::check("logsoftmax_gather_backward");
+}
+
+template <class Memory, class S>
+void attention_forward(const ThrustDevice<CudaSystemTraits<Memory>>& d, S* out, S* att, const S* qkv,
+                       const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
+                       index_t channels) {
+  if (n_seq <= 0) return;
+  index_t n_tokens = 0;
+  d.copy_to_host(seq_offsets + n_seq, 1, &n_tokens);
+  cuda_kernels::attention_forward(out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels, n_tokens);
+  CudaSystemTraits<Memory>::check("attention_forward");
+}
 
 }  // namespace prefopt::thrust_device
 

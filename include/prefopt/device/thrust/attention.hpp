@@ -138,6 +138,7 @@ struct AttentionBackwardKey {
 };
 }  // namespace functors
 
+namespace portable {
 template <class Traits, class S>
 void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const index_t* seq_offsets,
                        const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
@@ -146,6 +147,14 @@ void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* q
   d.copy_to_host(seq_offsets + n_seq, 1, &n_tokens);
   for_each_index(d, n_tokens * n_head,
                  functors::AttentionForward<S>{out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels});
+}
+}  // namespace portable
+
+/// The portable twin unless the system has a faster one (CudaDevice: device/cuda/attention.hpp).
+template <class Traits, class S>
+void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const index_t* seq_offsets,
+                       const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
+  portable::attention_forward(d, out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels);
 }
 
 /// dqkv (N, 3C) (=); datt: scratch of att's size (overwritten).

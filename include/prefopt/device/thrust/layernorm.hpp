@@ -2,8 +2,8 @@
 // The thrust device's LayerNorm and fused log-softmax + target gather, portable forms: one thread
 // per row for the row statistics and the input gradient, one thread per channel (rows in order)
 // for the parameter gradients — the CPU device's arithmetic, so the OpenMP twin matches it and a
-// GPU run can be compared against it. (Warp-per-row versions for the GPU are later work; they must
-// keep these as their reference.)
+// GPU run can be compared against it. CudaDevice replaces them with warp/block-per-row kernels
+// (device/cuda/layernorm.hpp, device/cuda/logsoftmax_gather.hpp) tested against these.
 #pragma once
 
 #include <cmath>
@@ -121,6 +121,8 @@ struct LogsoftmaxGatherBackward {  // one thread per logit: dlogit = w (onehot -
 };
 }  // namespace functors
 
+namespace portable {
+
 /// out (rows, C), mean (rows), rstd (rows)  <-  inp (rows, C), weight (C), bias (C).
 template <class Traits, class S>
 void layernorm_forward(const ThrustDevice<Traits>& d, S* out, S* mean, S* rstd, const S* inp, const S* weight,
@@ -148,6 +150,33 @@ template <class Traits, class S>
 void logsoftmax_gather_backward(const ThrustDevice<Traits>& d, S* logits, const S* lse, const token_t* targets,
                                 const S* weights, index_t rows, index_t vocab) {
   for_each_index(d, rows * vocab, functors::LogsoftmaxGatherBackward<S>{logits, lse, targets, weights, vocab});
+}
+
+}  // namespace portable
+
+// The kernels above are the portable twins: what every ThrustDevice runs unless its system has
+// faster ones (CudaDevice overloads these four in device/cuda.hpp with the warp/block-per-row
+// kernels of device/cuda/). `portable::` names them explicitly, so a GPU test can run both on
+// the same device and compare.
+template <class Traits, class S>
+void layernorm_forward(const ThrustDevice<Traits>& d, S* out, S* mean, S* rstd, const S* inp, const S* weight,
+                       const S* bias, index_t rows, index_t channels, S eps) {
+  portable::layernorm_forward(d, out, mean, rstd, inp, weight, bias, rows, channels, eps);
+}
+template <class Traits, class S>
+void layernorm_backward(const ThrustDevice<Traits>& d, S* dinp, S* dweight, S* dbias, const S* dout, const S* inp,
+                        const S* weight, const S* mean, const S* rstd, index_t rows, index_t channels) {
+  portable::layernorm_backward(d, dinp, dweight, dbias, dout, inp, weight, mean, rstd, rows, channels);
+}
+template <class Traits, class S>
+void logsoftmax_gather_forward(const ThrustDevice<Traits>& d, S* logp, S* lse, const S* logits, const token_t* targets,
+                               index_t rows, index_t vocab) {
+  portable::logsoftmax_gather_forward(d, logp, lse, logits, targets, rows, vocab);
+}
+template <class Traits, class S>
+void logsoftmax_gather_backward(const ThrustDevice<Traits>& d, S* logits, const S* lse, const token_t* targets,
+                                const S* weights, index_t rows, index_t vocab) {
+  portable::logsoftmax_gather_backward(d, logits, lse, targets, weights, rows, vocab);
 }
 
 }  // namespace prefopt::thrust_device
