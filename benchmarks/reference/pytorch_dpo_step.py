@@ -34,6 +34,13 @@ Timing: wall clock after every step; the measured time is from the end of the la
 the end of the last measured step. tokens/s counts real (unpadded) tokens; padded_fraction =
 1 - real / (2B x T_max) over the measured steps. Peak RSS from getrusage. Prints one JSON line.
 
+Data parallel (--world-size N > 1): N processes (torch.multiprocessing.spawn) joined by
+torch.distributed's gloo backend over loopback, the policy wrapped in DistributedDataParallel
+(bucketed gradient all-reduce overlapped with the backward pass, gradients averaged); --batch is
+the GLOBAL batch and rank r takes pairs r*B/N .. (r+1)*B/N - 1 of each step's batch; every rank
+precomputes the reference for all pairs (untimed). Rank 0 prints the JSON line. The peer of
+prefopt's bench_distributed (benchmarks/distributed.cpp).
+
 Threads: Debian's python3-torch calls the system libblas.so.3; with OpenBLAS (libopenblas0-pthread)
 GEMMs run on OpenBLAS's own pthreads, so OPENBLAS_NUM_THREADS is set to --threads before torch is
 imported (as benchmarks/reference/pytorch_gpt2_step.py does).
@@ -72,11 +79,14 @@ def parse_args():
     ap.add_argument("--logit-metrics", action="store_true", help="also compute TRL's mean-logits metrics")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--world-size", type=int, default=1, help="DDP processes (gloo); --batch is then the global batch")
     a = ap.parse_args()
     if a.workload == "real" and not a.pairs:
         ap.error("--workload real needs --pairs")
     if a.steps < 1 or a.warmup < 1 or a.batch < 1:
         ap.error("--steps, --warmup and --batch must be >= 1")
+    if a.world_size < 1 or a.batch % a.world_size != 0:
+        ap.error("--world-size must be >= 1 and divide --batch")
     return a
 
 
@@ -123,15 +133,20 @@ def attention_mask(mask):
 
 
 class Gpt2Parameters(torch.nn.Module):
-    """Holds the parameters (HF names, '.' spelled '__' as nn.Module requires)."""
+    """Holds the parameters (HF names, '.' spelled '__' as nn.Module requires); forward() is the
+    concatenated forward, so that DistributedDataParallel can wrap it."""
 
-    def __init__(self, params, requires_grad=True):
+    def __init__(self, params, requires_grad=True, config=None):
         super().__init__()
         self.hf = {}
+        self.config = config
         for name, t in params.items():
             p = torch.nn.Parameter(t, requires_grad=requires_grad)
             self.register_parameter(name.replace(".", "__"), p)
             self.hf[name] = p
+
+    def forward(self, ids, attn, loss_mask, num_examples):
+        return concatenated_forward(self.hf, self.config, ids, attn, loss_mask, num_examples)
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -212,17 +227,24 @@ def blas_summary():
     return f"BLAS_INFO={info}", sorted(libs)
 
 
-def main():
+def main(rank=0, world=1):
+    if world > 1:
+        import torch.distributed as dist
+        dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29517", rank=rank, world_size=world)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = dict(gpt2_torch.CONFIGS[args.config])
-    B, W, K = args.batch, args.warmup, args.steps
-    n_pairs = B * (W + K)
+    GB, W, K = args.batch, args.warmup, args.steps
+    B = GB // world  # this rank's pairs per step
+    n_pairs = GB * (W + K)
     pairs = load_pairs(config, n_pairs)
-    batches = [pairs[j * B:(j + 1) * B] for j in range(W + K)]
+    batches = [pairs[j * GB + rank * B:j * GB + (rank + 1) * B] for j in range(W + K)]
     gen = torch.Generator().manual_seed(args.seed)
-    model = Gpt2Parameters(gpt2_torch.init_parameters(config, gen, random_biases=False))
+    model = Gpt2Parameters(gpt2_torch.init_parameters(config, gen, random_biases=False), config=config)
     params = model.hf
+    policy = model
+    if world > 1:
+        policy = torch.nn.parallel.DistributedDataParallel(model)
     ref_params = None
     if args.reference == "model":
         ref_model = Gpt2Parameters(copy.deepcopy({k: v.detach() for k, v in params.items()}), requires_grad=False)
@@ -246,14 +268,14 @@ def main():
 
     def train_step(j):
         ids, attn, lmask, real, padded = collate(batches[j])
-        out = concatenated_forward(params, config, ids, attn, lmask, B)
+        out = policy(ids, attn, lmask, B)
         if ref_params is not None:
             with torch.no_grad():
                 ref = concatenated_forward(ref_params, config, ids, attn, lmask, B)
             rc, rr = ref["chosen_logps"], ref["rejected_logps"]
         else:
-            rc = torch.tensor([ref_logps[j * B + k][0] for k in range(B)])
-            rr = torch.tensor([ref_logps[j * B + k][1] for k in range(B)])
+            rc = torch.tensor([ref_logps[j * GB + rank * B + k][0] for k in range(B)])
+            rr = torch.tensor([ref_logps[j * GB + rank * B + k][1] for k in range(B)])
         losses, chosen_rewards, rejected_rewards = dpo_loss(out["chosen_logps"], out["rejected_logps"], rc, rr, args.beta)
         loss = losses.mean()
         metrics = {"rewards/accuracies": (chosen_rewards > rejected_rewards).float().mean().item(),
@@ -276,6 +298,10 @@ def main():
             real_tokens += real
             padded_tokens += padded
         longest = max(longest, padded // (2 * B))
+    if world > 1:
+        dist.destroy_process_group()
+        if rank != 0:
+            return
     measured_s = stamps[-1] - stamps[W - 1]
     step_s = [stamps[i] - stamps[i - 1] for i in range(W, W + K)]
     blas_info, blas_libs = blas_summary()
@@ -286,12 +312,14 @@ def main():
         "workload": args.workload,
         "reference": args.reference,
         "threads": args.threads,
+        "world_size": world,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "batch_pairs": B,
+        "batch_pairs": GB,
+        "per_rank_batch_pairs": B,
         "warmup_steps": W,
         "measured_steps": K,
-        "pairs_per_s": K * B / measured_s,
-        "tokens_per_s": real_tokens / measured_s,
+        "pairs_per_s": K * GB / measured_s,
+        "tokens_per_s": real_tokens * world / measured_s,  # rank 0's real tokens x ranks (equal lengths)
         "step_ms": 1000.0 * measured_s / K,
         "step_ms_median": 1000.0 * statistics.median(step_s),
         "measured_tokens": real_tokens,
@@ -316,4 +344,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if args.world_size > 1:
+        import torch.multiprocessing
+        torch.multiprocessing.spawn(main, args=(args.world_size,), nprocs=args.world_size)
+    else:
+        main()
