@@ -26,17 +26,18 @@ Gpt2Config generation_config() {
   return c;
 }
 
+// Logits buffers are handed to the model, so they are test::Vector (device-visible in the CUDA build).
 template <class Scalar>
-std::vector<Scalar> full_last_logits(Gpt2<test::TestDevice, Scalar>& model, const std::vector<std::vector<token_t>>& seqs) {
+test::Vector<Scalar> full_last_logits(Gpt2<test::TestDevice, Scalar>& model, const std::vector<std::vector<token_t>>& seqs) {
   PackedBatch batch;
   for (const auto& s : seqs) batch.add_sequence(s, std::vector<token_t>(s.size(), no_target));
-  std::vector<Scalar> logits(seqs.size() * static_cast<std::size_t>(model.config().vocab_size));
+  test::Vector<Scalar> logits(seqs.size() * static_cast<std::size_t>(model.config().vocab_size));
   model.last_logits(batch, logits.data());
   return logits;
 }
 
 template <class Scalar>
-void check_close(const std::vector<Scalar>& got, const std::vector<Scalar>& want, double tol) {
+void check_close(const test::Vector<Scalar>& got, const test::Vector<Scalar>& want, double tol) {
   REQUIRE(got.size() == want.size());
   for (std::size_t i = 0; i < got.size(); ++i) {
     INFO("element " << i << ": decode " << got[i] << " vs full forward " << want[i]);
@@ -56,7 +57,7 @@ void decode_matches_full_forward(double tol) {
   std::vector<std::vector<token_t>> seqs = {test::random_tokens(3, V, 21), test::random_tokens(1, V, 22),
                                             test::random_tokens(6, V, 23)};
   KvCache<test::TestDevice, Scalar> cache(config, 4, config.n_positions);  // slot 3 stays unused
-  std::vector<Scalar> logits(3 * static_cast<std::size_t>(V));
+  test::Vector<Scalar> logits(3 * static_cast<std::size_t>(V));
 
   // Call 1: all of prompts 0 and 1, the first 4 tokens of prompt 2.
   std::vector<token_t> toks(seqs[0]);
@@ -293,7 +294,7 @@ TEST_CASE("generation and decode reject bad input with ArgumentError", "[model][
   bad([](GenerationConfig& b) { b.top_p = -0.1; });
 
   KvCache<test::TestDevice, float> cache(config, 2, 4);
-  std::vector<float> logits(2 * static_cast<std::size_t>(V));
+  test::Vector<float> logits(2 * static_cast<std::size_t>(V));
   CHECK_THROWS_AS(model.decode(cache, {2}, {1}, logits.data()), ArgumentError);           // no such slot
   CHECK_THROWS_AS(model.decode(cache, {0, 0}, {1, 2}, logits.data()), ArgumentError);     // slot twice
   CHECK_THROWS_AS(model.decode(cache, {0}, {1, 2}, logits.data()), ArgumentError);        // sizes

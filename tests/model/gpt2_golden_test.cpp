@@ -45,9 +45,9 @@ void check_against_golden(const json& golden, const char* key, double tol) {
   const auto sequences = golden["sequences"].get<std::vector<std::vector<token_t>>>();
   PackedBatch batch;
   for (const auto& s : sequences) batch.add_sequence(s);
-  std::vector<Scalar> logps(batch.n_tokens());
+  test::Vector<Scalar> logps(batch.n_tokens());
   model.forward(batch, logps.data());
-  std::vector<Scalar> last(batch.n_sequences() * config.vocab_size);
+  test::Vector<Scalar> last(batch.n_sequences() * config.vocab_size);
   model.last_logits(batch, last.data());
   double worst = 0;
   for (std::size_t s = 0; s < sequences.size(); ++s) {
@@ -87,13 +87,13 @@ TEST_CASE("parameter gradients match the PyTorch reference", "[model][cpu][golde
   const auto sequences = golden["sequences"].get<std::vector<std::vector<token_t>>>();
   const auto weights = golden["token_weights"].get<std::vector<std::vector<double>>>();
   PackedBatch batch;
-  std::vector<double> w;
+  test::Vector<double> w;  // handed to the model: device-visible in the CUDA build
   for (std::size_t s = 0; s < sequences.size(); ++s) {
     batch.add_sequence(sequences[s]);
     w.insert(w.end(), weights[s].begin(), weights[s].end());
     w.push_back(0.0);  // the last position has no target
   }
-  std::vector<double> logps(batch.n_tokens());
+  test::Vector<double> logps(batch.n_tokens());
   model.zero_gradients();
   model.backward(model.forward(batch, logps.data()), w.data());
   double objective = 0;

@@ -24,8 +24,9 @@ TEST_CASE("GPT-2 backward matches central differences for every parameter tensor
   }
   const PackedBatch batch = test::pack(test::tiny_sequences(config.vocab_size));
   const index_t N = batch.n_tokens();
-  const auto weights = test::random_vector(N, 9);
-  std::vector<double> logps(N);
+  const auto random_weights = test::random_vector(N, 9);
+  const test::Vector<double> weights(random_weights.begin(), random_weights.end());
+  test::Vector<double> logps(N);
 
   auto loss = [&] {
     model.forward(batch, logps.data(), ForwardMode::inference);
@@ -51,7 +52,7 @@ TEST_CASE("backward accumulates and refuses a stale forward record", "[model][cp
   Gpt2<test::TestDevice, double> model(config);
   model.init_random(1);
   const PackedBatch batch = test::pack(test::tiny_sequences(config.vocab_size));
-  std::vector<double> logps(batch.n_tokens()), w(batch.n_tokens(), 1.0);
+  test::Vector<double> logps(batch.n_tokens()), w(batch.n_tokens(), 1.0);
   model.zero_gradients();
   model.backward(model.forward(batch, logps.data()), w.data());
   const std::vector<double> once(model.gradients(), model.gradients() + model.num_parameters());
@@ -66,7 +67,7 @@ TEST_CASE("backward accumulates and refuses a stale forward record", "[model][cp
 
 TEST_CASE("bad batches are refused with a message", "[model][cpu]") {
   Gpt2<test::TestDevice, double> model(test::tiny_config());
-  std::vector<double> out(64);
+  test::Vector<double> out(64);
   PackedBatch b;
   b.add_sequence({1, 2, 13});
   CHECK_THROWS_WITH(model.forward(b, out.data()), Catch::Contains("outside the vocabulary"));

@@ -17,9 +17,10 @@ TEST_CASE("a packed batch equals each sequence run alone", "[model][cpu][packing
   model.init_random(7);
   const auto seqs = test::tiny_sequences(config.vocab_size);
   const PackedBatch packed = test::pack(seqs);
-  const auto weights = test::random_vector(packed.n_tokens(), 3);
+  const auto random_weights = test::random_vector(packed.n_tokens(), 3);
+  const test::Vector<double> weights(random_weights.begin(), random_weights.end());
 
-  std::vector<double> logps(packed.n_tokens());
+  test::Vector<double> logps(packed.n_tokens());
   model.zero_gradients();
   model.backward(model.forward(packed, logps.data()), weights.data());
   const std::vector<double> packed_grads(model.gradients(), model.gradients() + model.num_parameters());
@@ -28,7 +29,7 @@ TEST_CASE("a packed batch equals each sequence run alone", "[model][cpu][packing
   for (std::size_t s = 0; s < seqs.size(); ++s) {
     const PackedBatch alone = test::pack({seqs[s]});
     const index_t o = packed.offsets[s];
-    std::vector<double> lp(alone.n_tokens()), w(weights.begin() + o, weights.begin() + o + alone.n_tokens());
+    test::Vector<double> lp(alone.n_tokens()), w(weights.begin() + o, weights.begin() + o + alone.n_tokens());
     model.zero_gradients();
     model.backward(model.forward(alone, lp.data()), w.data());
     for (index_t i = 0; i < alone.n_tokens(); ++i) CHECK(lp[i] == Approx(logps[o + i]).epsilon(1e-13));
@@ -44,7 +45,7 @@ TEST_CASE("changing a later token never changes an earlier position", "[model][c
   model.init_random(8);
   auto seqs = test::tiny_sequences(config.vocab_size);
   const PackedBatch before = test::pack(seqs);
-  std::vector<double> a(before.n_tokens()), b(before.n_tokens());
+  test::Vector<double> a(before.n_tokens()), b(before.n_tokens());
   model.forward(before, a.data());
   // Change token 5 of sequence 2 (a 9-token sequence scored from 1).
   seqs[2].tokens[5] = (seqs[2].tokens[5] + 1) % config.vocab_size;
@@ -70,12 +71,12 @@ TEST_CASE("inference mode, training mode and last_logits agree", "[model][cpu]")
     t.push_back(0);
     batch.add_sequence(s.tokens, t);
   }
-  std::vector<double> train(batch.n_tokens()), infer(batch.n_tokens());
+  test::Vector<double> train(batch.n_tokens()), infer(batch.n_tokens());
   model.forward(batch, train.data());
   model.forward(batch, infer.data(), ForwardMode::inference);
   for (index_t i = 0; i < batch.n_tokens(); ++i) CHECK(infer[i] == Approx(train[i]).epsilon(1e-13));
 
-  std::vector<double> logits(batch.n_sequences() * config.vocab_size);
+  test::Vector<double> logits(batch.n_sequences() * config.vocab_size);
   model.last_logits(batch, logits.data());
   for (index_t s = 0; s < batch.n_sequences(); ++s) {
     const double* z = logits.data() + s * config.vocab_size;
@@ -99,8 +100,8 @@ TEST_CASE("the float model agrees with the double model", "[model][cpu]") {
   std::vector<double> pd_exact(pf.begin(), pf.end());
   md.set_parameters(pd_exact.data());
   const PackedBatch batch = test::pack(test::tiny_sequences(config.vocab_size));
-  std::vector<double> ld(batch.n_tokens());
-  std::vector<float> lf(batch.n_tokens());
+  test::Vector<double> ld(batch.n_tokens());
+  test::Vector<float> lf(batch.n_tokens());
   md.forward(batch, ld.data());
   mf.forward(batch, lf.data());
   for (index_t i = 0; i < batch.n_tokens(); ++i) CHECK(lf[i] == Approx(ld[i]).margin(1e-5));
