@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Shared helpers of the benchmarks: wall-clock timing, peak memory, median.
+// Shared helpers of the benchmarks: wall-clock timing, peak memory, median, synthetic pairs.
 #pragma once
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <vector>
+
+#include "prefopt/core/random.hpp"
+#include "prefopt/data/tokenize_pair.hpp"
 
 namespace prefopt::bench {
 
@@ -39,6 +43,27 @@ double time_median(int warmup, int steps, Fn&& fn) {
     t.push_back(now_seconds() - t0);
   }
   return median(t);
+}
+
+/// The "equal" workload: n pairs of seeded random ids, every prompt prompt_len tokens and every
+/// completion completion_len tokens (so every micro-batch has the same shape, however sharded).
+inline std::vector<TokenizedPair> equal_pairs(index_t n, index_t prompt_len, index_t completion_len, index_t vocab,
+                                              std::uint64_t seed) {
+  Random rng(seed);
+  auto ids = [&](index_t len) {
+    std::vector<token_t> v(static_cast<std::size_t>(len));
+    for (auto& t : v) t = static_cast<token_t>(rng.below(static_cast<std::uint64_t>(vocab)));
+    return v;
+  };
+  std::vector<TokenizedPair> out;
+  for (index_t i = 0; i < n; ++i) {
+    TokenizedPair p;
+    p.prompt_ids = ids(prompt_len);
+    p.chosen_ids = ids(completion_len);
+    p.rejected_ids = ids(completion_len);
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace prefopt::bench

@@ -43,25 +43,6 @@ namespace {
 
 using Model = Gpt2<CpuDevice, float>;
 
-std::vector<TokenizedPair> equal_pairs(index_t n, index_t prompt_len, index_t completion_len, index_t vocab,
-                                       std::uint64_t seed) {
-  Random rng(seed);
-  auto ids = [&](index_t len) {
-    std::vector<token_t> v(static_cast<std::size_t>(len));
-    for (auto& t : v) t = static_cast<token_t>(rng.below(static_cast<std::uint64_t>(vocab)));
-    return v;
-  };
-  std::vector<TokenizedPair> out;
-  for (index_t i = 0; i < n; ++i) {
-    TokenizedPair p;
-    p.prompt_ids = ids(prompt_len);
-    p.chosen_ids = ids(completion_len);
-    p.rejected_ids = ids(completion_len);
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
 nlohmann::ordered_json common_fields(const MpiComm& comm, const char* bench) {
   nlohmann::ordered_json j;
   j["name"] = "prefopt";
@@ -88,7 +69,7 @@ int dpo_step(MpiComm& comm, const std::string& config_name, index_t global_batch
   if (prompt_len <= 0) prompt_len = config_name == "small" ? 64 : 128;
   if (completion_len <= 0) completion_len = config_name == "small" ? 192 : 384;
   const index_t total = warmup + steps;
-  const auto pairs = equal_pairs(global_batch * total, prompt_len, completion_len, config.vocab_size, seed + 1);
+  const auto pairs = bench::equal_pairs(global_batch * total, prompt_len, completion_len, config.vocab_size, seed + 1);
 
   std::string dir;
   if (comm.rank() == 0) {

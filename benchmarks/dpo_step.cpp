@@ -66,25 +66,6 @@ struct NullBuffer : std::streambuf {
   int overflow(int c) override { return c; }
 };
 
-std::vector<TokenizedPair> equal_pairs(index_t n, index_t prompt_len, index_t completion_len, index_t vocab,
-                                       std::uint64_t seed) {
-  Random rng(seed);
-  auto ids = [&](index_t len) {
-    std::vector<token_t> v(static_cast<std::size_t>(len));
-    for (auto& t : v) t = static_cast<token_t>(rng.below(static_cast<std::uint64_t>(vocab)));
-    return v;
-  };
-  std::vector<TokenizedPair> out;
-  for (index_t i = 0; i < n; ++i) {
-    TokenizedPair p;
-    p.prompt_ids = ids(prompt_len);
-    p.chosen_ids = ids(completion_len);
-    p.rejected_ids = ids(completion_len);
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
 // The first n pairs of a `prefopt pairs --out` file (JSONL rows with prompt_ids/chosen_ids/rejected_ids).
 std::vector<TokenizedPair> read_id_pairs(const std::string& path, index_t n) {
   std::ifstream in(path);
@@ -173,7 +154,7 @@ int main(int argc, char** argv) {
   try {
     const index_t total_steps = warmup + steps, n_pairs = batch * total_steps;
     const std::vector<TokenizedPair> file_pairs =
-        workload == "equal" ? equal_pairs(n_pairs, prompt_len, completion_len, config.vocab_size, seed + 1)
+        workload == "equal" ? bench::equal_pairs(n_pairs, prompt_len, completion_len, config.vocab_size, seed + 1)
                             : read_id_pairs(pairs_path, n_pairs);
 
     // Hand the pairs to the Trainer so that its shuffled micro-batch j is file pairs batch*j ...

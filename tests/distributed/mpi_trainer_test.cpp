@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/tiny_model.hpp"
+#include "support/random_pairs.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/loss/losses.hpp"
 #include "prefopt/model/gpt2.hpp"
@@ -24,11 +25,15 @@
 #include "prefopt/train/trainer.hpp"
 
 using namespace prefopt;
-using prefopt::test::random_tokens;
 
 namespace {
 
 using Model = Gpt2<CpuDevice, float>;
+
+// Prompts of 2-5 tokens, completions of 1-6.
+std::vector<TokenizedPair> random_pairs(index_t n, index_t vocab, std::uint64_t seed) {
+  return test::random_pairs(n, vocab, seed, 3, 5);
+}
 
 Gpt2Config small_config() {
   Gpt2Config c;
@@ -41,18 +46,6 @@ Gpt2Config small_config() {
   return c;
 }
 
-std::vector<TokenizedPair> random_pairs(index_t n, index_t vocab, std::uint64_t seed) {
-  Random rng(seed);
-  std::vector<TokenizedPair> pairs;
-  for (index_t i = 0; i < n; ++i) {
-    TokenizedPair p;
-    p.prompt_ids = random_tokens(2 + static_cast<index_t>(rng.below(4)), vocab, rng.next_u64());
-    p.chosen_ids = random_tokens(1 + static_cast<index_t>(rng.below(6)), vocab, rng.next_u64());
-    p.rejected_ids = random_tokens(1 + static_cast<index_t>(rng.below(6)), vocab, rng.next_u64());
-    pairs.push_back(std::move(p));
-  }
-  return pairs;
-}
 
 // One directory per case, made fresh by rank 0 while the others wait.
 std::filesystem::path fresh_dir(MpiComm& comm, const std::string& name) {

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/tiny_model.hpp"
+#include "support/random_pairs.hpp"
 #include "prefopt/device/cuda.hpp"
 #include "prefopt/loss/dpo.hpp"
 #include "prefopt/model/gpt2.hpp"
@@ -47,18 +48,6 @@ CudaDevice::vector<T> to_device(const std::vector<T>& h) {
   return v;
 }
 
-std::vector<TokenizedPair> random_pairs(index_t n, index_t vocab, std::uint64_t seed) {
-  Random rng(seed);
-  std::vector<TokenizedPair> pairs;
-  for (index_t i = 0; i < n; ++i) {
-    TokenizedPair p;
-    p.prompt_ids = test::random_tokens(2 + static_cast<index_t>(rng.below(3)), vocab, rng.next_u64());
-    p.chosen_ids = test::random_tokens(1 + static_cast<index_t>(rng.below(5)), vocab, rng.next_u64());
-    p.rejected_ids = test::random_tokens(1 + static_cast<index_t>(rng.below(5)), vocab, rng.next_u64());
-    pairs.push_back(std::move(p));
-  }
-  return pairs;
-}
 
 Gpt2Config config() {
   Gpt2Config c = test::tiny_config();
@@ -100,7 +89,7 @@ TEST_CASE("NcclComm sums GPU buffers in place; MpiComm stages GPU buffers throug
 
 TEST_CASE("on the CUDA device, 2 ranks x batch b train as 1 rank x batch 2b", "[mpi][cuda]") {
   using Model = Gpt2<CudaDevice, float>;
-  const auto pairs = random_pairs(24, config().vocab_size, 7);
+  const auto pairs = test::random_pairs(24, config().vocab_size, 7);
   auto make_config = [](const std::filesystem::path& dir, index_t batch) {
     TrainingConfig c;
     c.output_dir = dir.string();

@@ -5,6 +5,7 @@
 // run, non-finite stops, TRL metric names and checkpoint rotation.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "model/tiny_model.hpp"
+#include "support/random_pairs.hpp"
 #include "support/test_device.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/loss/losses.hpp"
@@ -21,6 +23,7 @@
 #include "support/gradcheck.hpp"
 
 using namespace prefopt;
+using prefopt::test::random_pairs;
 using prefopt::test::random_tokens;
 
 namespace {
@@ -33,18 +36,6 @@ Gpt2Config tiny_config() {
   return c;
 }
 
-std::vector<TokenizedPair> random_pairs(index_t n, index_t vocab, std::uint64_t seed) {
-  Random rng(seed);
-  std::vector<TokenizedPair> pairs;
-  for (index_t i = 0; i < n; ++i) {
-    TokenizedPair p;
-    p.prompt_ids = random_tokens(2 + static_cast<index_t>(rng.below(3)), vocab, rng.next_u64());
-    p.chosen_ids = random_tokens(1 + static_cast<index_t>(rng.below(5)), vocab, rng.next_u64());
-    p.rejected_ids = random_tokens(1 + static_cast<index_t>(rng.below(5)), vocab, rng.next_u64());
-    pairs.push_back(std::move(p));
-  }
-  return pairs;
-}
 
 std::filesystem::path fresh_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() /
@@ -306,4 +297,38 @@ TEST_CASE("the trainer rejects pairs that do not fit the model, naming the pair"
   pairs[2].chosen_ids.assign(20, 1);  // n_positions is 16
   CHECK_THROWS_WITH((Trainer<Model, loss::SimPo>(policy, loss::SimPo{}, small_run(fresh_dir("fit")), pairs)),
                     Catch::Contains("training pair 2") && Catch::Contains("n_positions=16"));
+}
+
+TEST_CASE("checkpoint directories appear and disappear whole; leftovers of a killed save or deletion go", "[train]") {
+  namespace fs = std::filesystem;
+  const auto dir = fresh_dir("checkpoint_dir");
+  auto write = [&](std::int64_t step) {
+    return write_checkpoint_directory(dir, step, [&](const fs::path& tmp) {
+      std::ofstream(tmp / trainer_state_file) << "{\"step\": " << step << "}\n";
+      std::ofstream(tmp / "payload.bin") << std::string(1000, 'x');
+    });
+  };
+  for (std::int64_t step : {1, 2, 3}) write(step);
+  // What a kill leaves: a save that never finished, and a deletion that never finished (the
+  // deletion renames the checkpoint to a hidden name first, so no checkpoint-<step> is torn).
+  fs::create_directories(dir / ".partial-checkpoint-4");
+  fs::create_directories(dir / ".removing-checkpoint-1");
+  std::ofstream(dir / ".removing-checkpoint-1" / "payload.bin") << "half deleted";
+  write(4);
+  CHECK_FALSE(fs::exists(dir / ".partial-checkpoint-4"));
+  CHECK_FALSE(fs::exists(dir / ".removing-checkpoint-1"));
+  rotate_checkpoints(dir, 2);
+  const auto kept = list_checkpoints(dir);
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].filename() == "checkpoint-3");
+  CHECK(kept[1].filename() == "checkpoint-4");
+  // Nothing else is left under checkpoint names or hidden names.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"checkpoint-3", "checkpoint-4"});
+  // Saving a step again replaces that checkpoint whole.
+  write(4);
+  CHECK(fs::is_regular_file(dir / "checkpoint-4" / "payload.bin"));
+  CHECK_FALSE(fs::exists(dir / ".removing-checkpoint-4"));
 }

@@ -4,7 +4,9 @@
 // and trainer_state.json (step, data order, metric sums, schedule, the run's shape). A checkpoint
 // is written into a hidden sibling directory and renamed into place, so a process killed at any
 // moment leaves either the complete checkpoint or none: a directory named checkpoint-<step> is
-// always whole. Partial directories left by a kill are removed by the next save.
+// always whole. Removing one (rotation, or replacing a checkpoint of the same step) first renames
+// it to a hidden name, so a kill in the middle of the deletion cannot leave a torn checkpoint-<step>
+// either. Hidden directories left by a kill are removed by the next save.
 #pragma once
 
 #include <algorithm>
@@ -68,6 +70,24 @@ inline std::filesystem::path resolve_resume_checkpoint(const std::filesystem::pa
   return all.back();
 }
 
+namespace checkpoint_detail {
+inline constexpr const char* partial_prefix = ".partial-checkpoint-";
+inline constexpr const char* removing_prefix = ".removing-";
+
+/// Deletes a checkpoint directory without ever showing a torn one under its name: an atomic
+/// rename to a hidden sibling, then the (interruptible) recursive delete of that.
+inline void remove_checkpoint_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return;
+  const std::filesystem::path doomed = dir.parent_path() / (removing_prefix + dir.filename().string());
+  std::filesystem::remove_all(doomed, ec);
+  std::filesystem::rename(dir, doomed, ec);
+  if (ec) throw CheckpointError(dir.string(), "cannot move the checkpoint aside to delete it: " + ec.message());
+  io_detail::fsync_directory(dir.parent_path());
+  std::filesystem::remove_all(doomed, ec);
+}
+}  // namespace checkpoint_detail
+
 /// Writes a checkpoint: `write(dir)` fills a fresh temporary directory, which is then renamed to
 /// output_dir/checkpoint-<step> (replacing an older one of that step). Returns the final path.
 template <class WriteFn>
@@ -77,19 +97,23 @@ std::filesystem::path write_checkpoint_directory(const std::filesystem::path& ou
   std::error_code ec;
   fs::create_directories(output_dir, ec);
   if (ec) throw CheckpointError(output_dir.string(), "cannot create the output directory: " + ec.message());
-  // Remove what earlier killed saves left behind.
+  // Remove what earlier killed saves and deletions left behind (hidden names only).
+  std::vector<fs::path> leftovers;
   for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(".partial-checkpoint-", 0) == 0) fs::remove_all(entry.path(), ec);
+    if (name.rfind(checkpoint_detail::partial_prefix, 0) == 0 ||
+        name.rfind(std::string(checkpoint_detail::removing_prefix) + "checkpoint-", 0) == 0)
+      leftovers.push_back(entry.path());
   }
+  for (const auto& p : leftovers) fs::remove_all(p, ec);
   const fs::path final_dir = output_dir / ("checkpoint-" + std::to_string(step));
-  const fs::path temp_dir = output_dir / (".partial-checkpoint-" + std::to_string(step));
+  const fs::path temp_dir = output_dir / (checkpoint_detail::partial_prefix + std::to_string(step));
   fs::remove_all(temp_dir, ec);
   fs::create_directory(temp_dir, ec);
   if (ec) throw CheckpointError(temp_dir.string(), "cannot create: " + ec.message());
   write(temp_dir);
   io_detail::fsync_directory(temp_dir);
-  fs::remove_all(final_dir, ec);
+  checkpoint_detail::remove_checkpoint_directory(final_dir);  // an older save of this step
   fs::rename(temp_dir, final_dir, ec);
   if (ec) throw CheckpointError(final_dir.string(), "cannot rename the finished checkpoint into place: " + ec.message());
   io_detail::fsync_directory(output_dir);
@@ -100,8 +124,7 @@ std::filesystem::path write_checkpoint_directory(const std::filesystem::path& ou
 inline void rotate_checkpoints(const std::filesystem::path& output_dir, std::size_t keep) {
   if (keep == 0) return;
   auto all = list_checkpoints(output_dir);
-  std::error_code ec;
-  for (std::size_t i = 0; i + keep < all.size(); ++i) std::filesystem::remove_all(all[i], ec);
+  for (std::size_t i = 0; i + keep < all.size(); ++i) checkpoint_detail::remove_checkpoint_directory(all[i]);
 }
 
 inline nlohmann::json read_json_file(const std::filesystem::path& path) {
