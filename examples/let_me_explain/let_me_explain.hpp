@@ -35,6 +35,7 @@
 #include "prefopt/data/python_str.hpp"
 #include "prefopt/io/atomic_file.hpp"
 #include "prefopt/io/hf_checkpoint.hpp"
+#include "prefopt/io/load_pretrained.hpp"
 #include "prefopt/loss/dpo.hpp"
 #include "prefopt/loss/sft.hpp"
 #include "prefopt/model/generate.hpp"
@@ -83,15 +84,6 @@ inline bool starts_with_let_me_explain(const std::string& answer) {
 }
 
 inline std::string clip(const std::string& s, std::size_t n) { return s.size() <= n ? s : s.substr(0, n) + "..."; }
-
-template <class Model>
-std::unique_ptr<Model> load_model(const std::filesystem::path& dir, GradientMemory gradients = GradientMemory::allocate) {
-  auto m = std::make_unique<Model>(load_hf_config(dir), typename Model::device_type{}, gradients);
-  std::vector<typename Model::scalar_type> host(static_cast<std::size_t>(m->num_parameters()));
-  load_hf_parameters(dir, m->parameter_table(), host.data());
-  m->set_parameters(host.data());
-  return m;
-}
 
 /// Greedy answers (decoded, without the final EOS) of `model` to tokenized prompts.
 template <class Model>
@@ -189,7 +181,7 @@ int run(const Options& o, Comm comm = {}) {
   } else {
     std::cout << "\n== 2. SFT model: " << sft_dir.string() << "\n";
   }
-  auto policy = load_model<Model>(sft_dir);
+  auto policy = load_pretrained<Model>(sft_dir);
   std::cout << "parameters: " << policy->num_parameters() << "\n";
 
   // ---- 3. DPO ---------------------------------------------------------------------------------
@@ -219,7 +211,7 @@ int run(const Options& o, Comm comm = {}) {
   Trainer<Model, loss::Dpo, LetMeExplain, Comm> dpo(*policy, loss::Dpo{o.beta, 0.0, rpo_alpha}, t, train, held_out, comm);
   dpo.set_tokenizer_dir(o.tokenizer);
   {
-    auto reference = load_model<Model>(sft_dir, GradientMemory::none);
+    auto reference = load_pretrained<Model>(sft_dir, GradientMemory::none);
     dpo.precompute_reference(*reference);
   }  // the reference's weights are freed here; its log-probs are cached in dpo_run/
   const TrainResult r = dpo.train();
@@ -237,7 +229,7 @@ int run(const Options& o, Comm comm = {}) {
   std::vector<std::vector<token_t>> prompts;
   for (const auto& q : questions) prompts.push_back(tok.encode("### Question: " + q + "\n### Answer: "));
   for (const auto& p : held_out) prompts.push_back(p.prompt_ids);
-  auto sft_model = load_model<Model>(sft_dir, GradientMemory::none);
+  auto sft_model = load_pretrained<Model>(sft_dir, GradientMemory::none);
   const std::vector<std::string> sft_answers = answers(*sft_model, tok, prompts, o.max_new_tokens);
   sft_model.reset();
   const std::vector<std::string> dpo_answers = answers(*policy, tok, prompts, o.max_new_tokens);

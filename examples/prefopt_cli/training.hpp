@@ -21,6 +21,7 @@
 #include "prefopt/data/pairs_file.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/io/hf_checkpoint.hpp"
+#include "prefopt/io/load_pretrained.hpp"
 #include "prefopt/loss/losses.hpp"
 #include "prefopt/model/gpt2.hpp"
 #include "prefopt/tokenizer/gpt2_bpe.hpp"
@@ -32,11 +33,7 @@ using CpuModel = Gpt2<CpuDevice, float>;
 
 /// Loads an HF GPT-2 directory into a CPU model (with or without a gradient block).
 inline std::unique_ptr<CpuModel> load_cpu_model(const std::string& dir, GradientMemory gradients = GradientMemory::allocate) {
-  auto model = std::make_unique<CpuModel>(load_hf_config(dir), CpuDevice{}, gradients);
-  std::vector<float> host(static_cast<std::size_t>(model->num_parameters()));
-  load_hf_parameters(dir, model->parameter_table(), host.data());
-  model->set_parameters(host.data());
-  return model;
+  return load_pretrained<CpuModel>(dir, gradients);
 }
 
 /// The tokenizer of a model directory when it has one, else `fallback`.

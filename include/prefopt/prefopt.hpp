@@ -17,6 +17,7 @@
 #include "prefopt/data/tokenize_pair.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/io/hf_checkpoint.hpp"
+#include "prefopt/io/load_pretrained.hpp"
 #include "prefopt/loss/losses.hpp"
 #include "prefopt/model/generate.hpp"
 #include "prefopt/model/gpt2.hpp"

@@ -14,7 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "io_test_support.hpp"
+#include "prefopt/device/cpu.hpp"
 #include "prefopt/io/hf_checkpoint.hpp"
+#include "prefopt/io/load_pretrained.hpp"
 
 using namespace prefopt;
 using namespace prefopt::test;
@@ -396,4 +398,30 @@ TEST_CASE("the PyTorch-written tiny fixture checkpoint loads, and re-saving it k
     CHECK(mine->dtype == t.dtype);
   }
   CHECK(resaved.header().metadata == original.header().metadata);
+}
+
+TEST_CASE("load_pretrained builds the saved model: same configuration, same weights bit for bit", "[io][cpu]") {
+  using Model = prefopt::Gpt2<prefopt::CpuDevice, float>;
+  prefopt::Gpt2Config config;
+  config.n_layer = 2;
+  config.n_head = 2;
+  config.n_embd = 8;
+  config.n_positions = 16;
+  config.vocab_size = 13;
+  config.bos_token_id = config.eos_token_id = 12;
+  Model saved(config);
+  saved.init_random(5);
+  std::vector<float> weights(static_cast<std::size_t>(saved.num_parameters()));
+  saved.get_parameters(weights.data());
+  const auto dir = prefopt::test::scratch_dir("load_pretrained");
+  prefopt::save_hf_checkpoint(dir, saved.parameter_table(), weights.data());
+
+  const auto loaded = prefopt::load_pretrained<Model>(dir, prefopt::GradientMemory::none);
+  CHECK(loaded->config().n_layer == 2);
+  CHECK(loaded->config().vocab_size == 13);
+  CHECK_FALSE(loaded->has_gradients());
+  std::vector<float> back(weights.size());
+  loaded->get_parameters(back.data());
+  CHECK(std::memcmp(back.data(), weights.data(), weights.size() * sizeof(float)) == 0);
+  CHECK_THROWS_AS(prefopt::load_pretrained<Model>(dir / "missing"), prefopt::Error);
 }
