@@ -65,9 +65,7 @@ int main(int argc, char** argv) {
       const std::string_view name = c.name;
       if (comm.world_size() > 1 && name != "sft" && name != "dpo")
         throw prefopt::cli::UsageError("prefopt " + std::string(name) + " runs as one process; only sft and dpo are data parallel (run it without mpirun)");
-      const int status = run_command(c, argc, argv);
-      if (status != 0) launch.fail(status);
-      return status;
+      return run_command(c, argc, argv);  // a non-zero status on any rank ends the job (MpiLaunch::run)
     });
 #else
     prefopt::cli::CliComm none;

@@ -16,7 +16,7 @@
 
 #include "model/tiny_model.hpp"
 #include "prefopt/device/cpu.hpp"
-#include "prefopt/io/hf_checkpoint.hpp"
+#include "prefopt/io/load_pretrained.hpp"
 #include "prefopt/loss/losses.hpp"
 #include "prefopt/model/gpt2.hpp"
 #include "prefopt/train/checkpoint_dir.hpp"
@@ -92,9 +92,7 @@ int verify(const std::string& dir) {
   const auto checkpoints = list_checkpoints(dir);
   if (checkpoints.empty()) throw std::runtime_error("no checkpoint in " + dir);
   for (const auto& c : checkpoints) {
-    Model m(config());
-    std::vector<float> host(static_cast<std::size_t>(m.num_parameters()));
-    load_hf_parameters(c, m.parameter_table(), host.data());
+    load_pretrained<Model>(c, GradientMemory::none);  // throws if the weights do not load
     std::ifstream in(c / "trainer_state.json");
     const auto state = nlohmann::json::parse(in);
     std::cout << c.filename().string() << ": loads, global_step " << state.at("global_step") << "\n";

@@ -2,8 +2,6 @@
 // Catch2's main for the suites built for the GPU (PREFOPT_TEST_CUDA, prefopt_add_device_test's
 // <name>_cuda variant). Listing the tests (CTest's discovery, at build time) needs no GPU; a run
 // without a CUDA device prints why and exits 77, which CTest reports as skipped — never passed.
-// So does a suite that needs the GPU to reach pageable host memory (HOST_BUFFERS) on a GPU
-// that cannot.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
@@ -11,11 +9,6 @@
 
 #include <cstdio>
 #include <cstring>
-
-// Defined (= 1) by a generated source in the suites built with HOST_BUFFERS (tests/CMakeLists.txt).
-extern "C" {
-extern const int prefopt_test_needs_pageable_memory_access __attribute__((weak));
-}
 
 namespace {
 bool only_lists(int argc, char** argv) {
@@ -36,15 +29,6 @@ int main(int argc, char** argv) {
     if (e != cudaSuccess || count == 0) {
       std::printf("SKIPPED: no CUDA device (%s)\n", e != cudaSuccess ? cudaGetErrorString(e) : "count 0");
       return 77;
-    }
-    if (&prefopt_test_needs_pageable_memory_access != nullptr) {
-      int dev = 0, pageable = 0;
-      if (cudaGetDevice(&dev) != cudaSuccess ||
-          cudaDeviceGetAttribute(&pageable, cudaDevAttrPageableMemoryAccess, dev) != cudaSuccess || pageable == 0) {
-        std::printf("SKIPPED: this suite passes host std::vector buffers to the model, and the GPU cannot access "
-                    "pageable host memory (cudaDevAttrPageableMemoryAccess = 0: no HMM/ATS)\n");
-        return 77;
-      }
     }
   }
   return Catch::Session().run(argc, argv);
