@@ -207,6 +207,42 @@ TEST_CASE("packed attention equals each sequence alone and never looks ahead", "
   for (index_t i = 0; i < (packed.n() - 1) * packed.C; ++i) CHECK(y2[i] == y1a[i]);
 }
 
+#if defined(PREFOPT_TEST_THRUST_OMP) || defined(PREFOPT_TEST_CUDA)
+// The thrust devices run the attention as batched GEMMs + softmax rows (device/thrust/attention.hpp);
+// their portable twin computes every dot product in a plain loop, one thread per (row, head). Two
+// independent forms of the same function, compared in double, with an empty sequence, a
+// one-token one and head sizes 4 and 16 — CI runs this on the OpenMP twin, `ctest -L cuda` on a GPU.
+TEST_CASE("thrust attention (batched GEMMs + softmax rows) equals its portable one-thread-per-row twin",
+          "[device][thrust]") {
+  for (const index_t n_head : {index_t{2}, index_t{1}}) {
+    PackedAttention p({1, 0, 9, 4});
+    p.n_head = n_head;
+    p.C = n_head == 2 ? 8 : 16;
+    p.att_offsets = {0};
+    for (index_t s = 0; s < p.n_seq(); ++s) {
+      const index_t L = p.offsets[s + 1] - p.offsets[s];
+      p.att_offsets.push_back(p.att_offsets.back() + n_head * L * L);
+    }
+    const Vec qkv = random_vector(p.n() * 3 * p.C, 81), dy = random_vector(p.n() * p.C, 82);
+    Vec y(p.n() * p.C, -1.0), att(p.att_size(), -1.0), ty(y.size(), -2.0), tatt(att.size(), -2.0);
+    attention_forward(dev, y.data(), att.data(), qkv.data(), p.offsets.data(), p.att_offsets.data(), p.n_seq(),
+                      p.n_head, p.C);
+    thrust_device::portable::attention_forward(dev, ty.data(), tatt.data(), qkv.data(), p.offsets.data(),
+                                               p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+    for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == Approx(ty[i]).epsilon(1e-12).margin(1e-14));
+    for (std::size_t i = 0; i < att.size(); ++i) REQUIRE(att[i] == Approx(tatt[i]).epsilon(1e-12).margin(1e-14));
+    Vec dqkv(qkv.size(), 5.0), datt(att.size(), 5.0), tdqkv(qkv.size(), 6.0), tdatt(att.size(), 6.0);
+    attention_backward(dev, dqkv.data(), datt.data(), dy.data(), qkv.data(), att.data(), p.offsets.data(),
+                       p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+    thrust_device::portable::attention_backward(dev, tdqkv.data(), tdatt.data(), dy.data(), qkv.data(), att.data(),
+                                                p.offsets.data(), p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+    for (std::size_t i = 0; i < dqkv.size(); ++i)
+      REQUIRE(dqkv[i] == Approx(tdqkv[i]).epsilon(1e-11).margin(1e-13));
+    for (std::size_t i = 0; i < datt.size(); ++i) REQUIRE(datt[i] == Approx(tdatt[i]).epsilon(1e-11).margin(1e-13));
+  }
+}
+#endif
+
 TEST_CASE("fused log-softmax gather matches the direct formula and central differences",
           "[device][cpu][grad]") {
   const index_t rows = 4, V = 33;

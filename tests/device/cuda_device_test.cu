@@ -77,8 +77,11 @@ std::vector<token_t> random_ids(std::size_t n, index_t below, std::uint64_t seed
 }  // namespace
 
 TEST_CASE("cuda matmul forward and backward match the CPU device", "[cuda][device]") {
-  const index_t rows = 37, in = 24, out = 40;
+  // rows 1, 37 and 1000: one, two and 32 chunks of the bias gradient's two-pass column sum
+  const index_t in = 24, out = 40;
+  for (const index_t rows : {index_t{1}, index_t{37}, index_t{1000}})
   for (WeightLayout layout : {WeightLayout::in_out, WeightLayout::out_in}) {
+    INFO("rows " << rows);
     const auto x = random_floats(rows * in, 1), w = random_floats(in * out, 2), b = random_floats(out, 3);
     const auto dy = random_floats(rows * out, 4), dw0 = random_floats(in * out, 5), db0 = random_floats(out, 6);
     std::vector<float> y(rows * out), dx(rows * in, 99.f), dw = dw0, db = db0;
@@ -446,13 +449,15 @@ TEST_CASE("fast log-softmax gather matches its portable twin on the GPU (V = 1, 
   }
 }
 
-TEST_CASE("fast attention forward matches its portable twin on the GPU", "[cuda][device][fast]") {
+TEST_CASE("attention (cuBLAS batched GEMMs + warp softmax rows) matches its portable twin on the GPU",
+          "[cuda][device][fast]") {
   struct Shape {
     index_t n_head, C;
     std::vector<index_t> lengths;
   };
-  // head sizes 8 and 64 (GPT-2's); lengths 1, 31, 33 and 100 put 1, <1, >1 and >3 warps' worth of keys in a row
-  const Shape shapes[] = {{2, 16, {5, 1, 9}}, {3, 24, {31, 33}}, {12, 768, {1, 33, 100}}};
+  // head sizes 8 and 64 (GPT-2's); lengths 0, 1, 31, 33 and 100 put nothing, 1, <1, >1 and >3 warps' worth of
+  // keys in a row; 512 is the benchmark's sequence length
+  const Shape shapes[] = {{2, 16, {5, 1, 0, 9}}, {3, 24, {31, 33}}, {12, 768, {1, 33, 100}}, {12, 768, {512}}};
   for (const Shape& sh : shapes) {
     std::vector<index_t> seq_offsets = {0}, att_offsets;
     index_t att_size = 0;
@@ -461,29 +466,40 @@ TEST_CASE("fast attention forward matches its portable twin on the GPU", "[cuda]
       att_size += sh.n_head * L * L;
       seq_offsets.push_back(seq_offsets.back() + L);
     }
+    att_offsets.push_back(att_size);
     const index_t n_seq = static_cast<index_t>(sh.lengths.size()), N = seq_offsets.back();
     INFO("n_head " << sh.n_head << " C " << sh.C << " tokens " << N);
     const auto qkv = random_floats(N * 3 * sh.C, 3000 + static_cast<std::uint64_t>(N));
+    const auto dy = random_floats(N * sh.C, 4000 + static_cast<std::uint64_t>(N));
     auto gq = up(qkv);
+    auto gdy = up(dy);
     auto gso = up(seq_offsets);
     auto gao = up(att_offsets);
     auto py = up(std::vector<float>(N * sh.C, 1.f));
     auto patt = up(std::vector<float>(att_size, 1.f));
+    auto pdq = up(std::vector<float>(N * 3 * sh.C, 1.f));
+    auto pds = up(std::vector<float>(att_size, 1.f));
     portable::attention_forward(dev, py.p(), patt.p(), gq.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
-    std::vector<float> first[2];
+    portable::attention_backward(dev, pdq.p(), pds.p(), gdy.p(), gq.p(), patt.p(), gso.p(), gao.p(), n_seq, sh.n_head,
+                                 sh.C);
+    std::vector<float> first[4];
     for (int run = 0; run < 2; ++run) {
       auto fy = up(std::vector<float>(N * sh.C, 2.f));
       auto fatt = up(std::vector<float>(att_size, 2.f));  // the zeros above the diagonal must be written
+      auto fdq = up(std::vector<float>(N * 3 * sh.C, 2.f));
+      auto fds = up(std::vector<float>(att_size, 2.f));
       attention_forward(dev, fy.p(), fatt.p(), gq.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
-      const auto y = fy.host(), att = fatt.host();
+      attention_backward(dev, fdq.p(), fds.p(), gdy.p(), gq.p(), fatt.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
+      const std::vector<float> got[4] = {fy.host(), fatt.host(), fdq.host(), fds.host()};
+      const char* names[4] = {"attention out", "attention att", "attention dqkv", "attention dS"};
       if (run == 0) {
-        require_close("fast attention out", y, py.host());
-        require_close("fast attention att", att, patt.host());
-        first[0] = y;
-        first[1] = att;
+        const std::vector<float> twin[4] = {py.host(), patt.host(), pdq.host(), pds.host()};
+        for (int k = 0; k < 4; ++k) {
+          require_close(names[k], got[k], twin[k]);
+          first[k] = got[k];
+        }
       } else {
-        require_same_bits("attention out", y, first[0]);
-        require_same_bits("attention att", att, first[1]);
+        for (int k = 0; k < 4; ++k) require_same_bits(names[k], got[k], first[k]);
       }
     }
   }

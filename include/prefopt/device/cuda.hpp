@@ -5,9 +5,11 @@
 // does only at the edges (loading, logging, saving); a training step stays on the GPU.
 //
 // Kernels: the portable thrust functors of device/thrust/ (what OmpDevice runs too), except
-// LayerNorm forward/backward, the fused log-softmax + gather forward/backward and the attention
-// forward, which are overloaded below with warp/block-per-row CUDA kernels (device/cuda/). The
-// portable twins stay callable on CudaDevice as thrust_device::portable::<kernel>.
+// LayerNorm forward/backward, the fused log-softmax + gather forward/backward and the attention's
+// causal-softmax rows, which are overloaded below with warp/block-per-row CUDA kernels
+// (device/cuda/), and the bias gradient, a two-pass column sum (device/cuda/column_sum.hpp). The
+// attention's products are strided-batched cuBLAS GEMMs (gemm_batched; device/thrust/attention.hpp).
+// The portable twins stay callable on CudaDevice as thrust_device::portable::<kernel>.
 //
 // Row-major GEMMs on column-major cuBLAS: a row-major matrix A is the column-major Aᵀ in the same
 // buffer, so the row-major product C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ — swap the operands,
@@ -26,6 +28,7 @@
 #include <string>
 
 #include "prefopt/device/cuda/attention.hpp"
+#include "prefopt/device/cuda/column_sum.hpp"
 #include "prefopt/device/cuda/layernorm.hpp"
 #include "prefopt/device/cuda/logsoftmax_gather.hpp"
 #include "prefopt/device/thrust/kernels.hpp"
@@ -57,23 +60,26 @@ inline void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
                  int lda, const double* B, int ldb, double beta, double* C, int ldc) {
   check_cublas(cublasDgemm(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc), "cublasDgemm");
 }
+inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                                 const float* A, int lda, long long sa, const float* B, int ldb, long long sb,
+                                 float beta, float* C, int ldc, long long sc, int batch) {
+  check_cublas(cublasSgemmStridedBatched(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, sa, B, ldb, sb, &beta, C,
+                                         ldc, sc, batch),
+               "cublasSgemmStridedBatched");
+}
+inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha,
+                                 const double* A, int lda, long long sa, const double* B, int ldb, long long sb,
+                                 double beta, double* C, int ldc, long long sc, int batch) {
+  check_cublas(cublasDgemmStridedBatched(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, sa, B, ldb, sb, &beta, C,
+                                         ldc, sc, batch),
+               "cublasDgemmStridedBatched");
+}
 template <class S>
 struct AddBias {  // out (rows, out_dim) += bias
   S* out;
   const S* bias;
   index_t out_dim;
   __host__ __device__ void operator()(index_t k) const { out[k] += bias[k % out_dim]; }
-};
-template <class S>
-struct BiasGradient {  // dbias[c] += Σ_r dout[r, c], rows in order
-  S* dbias;
-  const S* dout;
-  index_t rows, out_dim;
-  __host__ __device__ void operator()(index_t c) const {
-    S acc = dbias[c];
-    for (index_t r = 0; r < rows; ++r) acc += dout[r * out_dim + c];
-    dbias[c] = acc;
-  }
 };
 }  // namespace cuda_detail
 
@@ -129,6 +135,22 @@ struct CudaSystemTraits {
     check("matmul_forward");
   }
 
+  /// Row-major batched GEMM: for b < batch, C_b = alpha·op(A_b)·op(B_b) + beta·C_b with
+  /// X_b = X + b·stride_x, ld = row stride, op(A_b) (M, K), op(B_b) (K, N) (OmpTraits has the same
+  /// contract over Eigen). On column-major cuBLAS: Cᵀ = op(B)ᵀ·op(A)ᵀ, operands swapped, each
+  /// keeping its transpose flag.
+  template <class S>
+  static void gemm_batched(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, S alpha, const S* A,
+                           index_t lda, index_t stride_a, const S* B, index_t ldb, index_t stride_b, S beta, S* C,
+                           index_t ldc, index_t stride_c, index_t batch) {
+    if (M <= 0 || N <= 0 || batch <= 0) return;
+    cuda_detail::gemm_strided_batched(trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                      static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), alpha, B,
+                                      static_cast<int>(ldb), stride_b, A, static_cast<int>(lda), stride_a, beta, C,
+                                      static_cast<int>(ldc), stride_c, static_cast<int>(batch));
+    check("gemm_batched");
+  }
+
   template <class S>
   static void matmul_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* inp, const S* weight,
                               index_t rows, index_t in_dim, index_t out_dim, WeightLayout layout) {
@@ -145,9 +167,7 @@ struct CudaSystemTraits {
       // dW (out, in) += dYᵀ·X  ->  dWᵀ += Xᵀ·dY
       if (dweight != nullptr) cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_T, I, O, R, S(1), inp, I, dout, O, S(1), dweight, I);
     }
-    if (dbias != nullptr)
-      thrust::for_each(policy(), thrust::counting_iterator<index_t>(0), thrust::counting_iterator<index_t>(out_dim),
-                       cuda_detail::BiasGradient<S>{dbias, dout, rows, out_dim});
+    if (dbias != nullptr) cuda_kernels::column_sums_accumulate(dbias, dout, rows, out_dim);  // two-pass, fixed order
     check("matmul_backward");
   }
 };
@@ -189,14 +209,18 @@ void logsoftmax_gather_backward(const ThrustDevice<CudaSystemTraits<Memory>>&, S
 }
 
 template <class Memory, class S>
-void attention_forward(const ThrustDevice<CudaSystemTraits<Memory>>& d, S* out, S* att, const S* qkv,
-                       const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
-                       index_t channels) {
-  if (n_seq <= 0) return;
-  index_t n_tokens = 0;
-  d.copy_to_host(seq_offsets + n_seq, 1, &n_tokens);
-  cuda_kernels::attention_forward(out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels, n_tokens);
-  CudaSystemTraits<Memory>::check("attention_forward");
+void causal_softmax_forward(const ThrustDevice<CudaSystemTraits<Memory>>&, S* att, const index_t* seq_offsets,
+                            const index_t* att_offsets, index_t n_seq, index_t n_head, index_t n_tokens) {
+  cuda_kernels::causal_softmax_forward(att, seq_offsets, att_offsets, n_seq, n_head, n_tokens);
+  CudaSystemTraits<Memory>::check("causal_softmax_forward");
+}
+
+template <class Memory, class S>
+void causal_softmax_backward(const ThrustDevice<CudaSystemTraits<Memory>>&, S* datt, const S* att,
+                             const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
+                             index_t n_tokens) {
+  cuda_kernels::causal_softmax_backward(datt, att, seq_offsets, att_offsets, n_seq, n_head, n_tokens);
+  CudaSystemTraits<Memory>::check("causal_softmax_backward");
 }
 
 }  // namespace prefopt::thrust_device

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// CudaDevice's causal attention forward over packed sequences (nvcc only): one warp per (token
-// row, head) instead of the portable twin's one thread. Lanes stride the keys j <= i for the
-// scores (each lane one full q·k_j in channel order), warp_max / warp_sum (reduce.hpp) give the
-// row's max and normaliser in a fixed butterfly, and for the output lanes stride the head's
-// channels, each summing p_ij v_j over j in order (coalesced reads of V). Buffers and
-// conventions are the portable twin's (device/thrust/attention.hpp); the backward stays the
-// portable twin's. Deterministic; equal to the portable twin to rounding.
+// CudaDevice's row kernels of the causal attention (nvcc only). The attention itself is the
+// thrust device's GEMM form (device/thrust/attention.hpp: scores, output and every gradient
+// product are cuBLAS strided-batched GEMMs over the heads of a sequence); what is left between the
+// GEMMs is one pass over each (token row, head) of the (L, L) blocks, done here with one warp per
+// row instead of the portable twin's one thread: lanes stride the row's keys j (coalesced),
+// warp_max / warp_sum (reduce.hpp) close the row's max, normaliser and Σ P·dP in a fixed
+// butterfly. Buffers and conventions are the portable twin's. Deterministic; equal to the
+// portable twin to rounding.
 #pragma once
 
 #include "prefopt/device/cuda/reduce.hpp"
@@ -15,31 +16,23 @@ namespace prefopt::thrust_device::cuda_kernels {
 
 constexpr int att_threads = 128;  // 4 warps, 4 (row, head) tasks per block
 
+// P_ij = exp(S_ij − max_j S_ij) / Σ_j, j <= i, in place; zero above the diagonal.
 template <class S>
 __global__ void __launch_bounds__(att_threads)
-    attention_forward_kernel(S* out, S* att, const S* qkv, const index_t* seq_offsets, const index_t* att_offsets,
-                             index_t n_seq, index_t n_head, index_t C, index_t tasks) {
+    causal_softmax_forward_kernel(S* att, const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq,
+                                  index_t n_head, index_t tasks) {
   const index_t task = static_cast<index_t>(blockIdx.x) * (att_threads / warp_size) + threadIdx.x / warp_size;
-  if (task >= tasks) return;  // whole warps
+  if (task >= tasks) return;  // whole warps leave together: the shuffles below see full warps
   const int lane = threadIdx.x % warp_size;
-  const index_t n = task / n_head, h = task % n_head, hd = C / n_head, C3 = 3 * C;
+  const index_t n = task / n_head, h = task % n_head;
   const index_t s = functors::sequence_of(seq_offsets, n_seq, n);
   const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
-  const S scale = S(1) / std::sqrt(static_cast<S>(hd));
   S* p = att + att_offsets[s] + h * L * L + i * L;
-  const S* q = qkv + n * C3 + h * hd;
   S mx = -INFINITY;
-  for (index_t j = lane; j <= i; j += warp_size) {
-    const S* k = qkv + (o + j) * C3 + C + h * hd;
-    S dot = 0;
-    for (index_t c = 0; c < hd; ++c) dot += q[c] * k[c];
-    const S score = scale * dot;
-    p[j] = score;
-    mx = score > mx ? score : mx;
-  }
+  for (index_t j = lane; j <= i; j += warp_size) mx = p[j] > mx ? p[j] : mx;
   mx = warp_max(mx);
   S sum = 0;
-  for (index_t j = lane; j <= i; j += warp_size) {
+  for (index_t j = lane; j <= i; j += warp_size) {  // each lane rewrites only its own j: no race
     const S e = std::exp(p[j] - mx);
     p[j] = e;
     sum += e;
@@ -47,23 +40,46 @@ __global__ void __launch_bounds__(att_threads)
   sum = warp_sum(sum);
   for (index_t j = lane; j <= i; j += warp_size) p[j] /= sum;
   for (index_t j = i + 1 + lane; j < L; j += warp_size) p[j] = 0;
-  __syncwarp();  // every lane's p[j] is written before any lane reads the whole row
-  S* y = out + n * C + h * hd;
-  for (index_t c = lane; c < hd; c += warp_size) {
-    S acc = 0;
-    for (index_t j = 0; j <= i; ++j) acc += p[j] * qkv[(o + j) * C3 + 2 * C + h * hd + c];
-    y[c] = acc;
-  }
 }
 
-/// n_tokens is the packed batch's total (seq_offsets[n_seq], read by the caller).
+// dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik), j <= i, in place over dP; zero above the diagonal.
 template <class S>
-void attention_forward(S* out, S* att, const S* qkv, const index_t* seq_offsets, const index_t* att_offsets,
-                       index_t n_seq, index_t n_head, index_t C, index_t n_tokens) {
+__global__ void __launch_bounds__(att_threads)
+    causal_softmax_backward_kernel(S* datt, const S* att, const index_t* seq_offsets, const index_t* att_offsets,
+                                   index_t n_seq, index_t n_head, index_t tasks) {
+  const index_t task = static_cast<index_t>(blockIdx.x) * (att_threads / warp_size) + threadIdx.x / warp_size;
+  if (task >= tasks) return;
+  const int lane = threadIdx.x % warp_size;
+  const index_t n = task / n_head, h = task % n_head;
+  const index_t s = functors::sequence_of(seq_offsets, n_seq, n);
+  const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
+  const index_t row = att_offsets[s] + h * L * L + i * L;
+  const S* p = att + row;
+  S* ds = datt + row;
+  S dot = 0;
+  for (index_t j = lane; j <= i; j += warp_size) dot += p[j] * ds[j];
+  dot = warp_sum(dot);
+  for (index_t j = lane; j <= i; j += warp_size) ds[j] = p[j] * (ds[j] - dot);
+  for (index_t j = i + 1 + lane; j < L; j += warp_size) ds[j] = 0;
+}
+
+/// n_tokens is the packed batch's total (seq_offsets[n_seq], known to the caller).
+template <class S>
+void causal_softmax_forward(S* att, const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq,
+                            index_t n_head, index_t n_tokens) {
   const index_t tasks = n_tokens * n_head;
   if (n_seq <= 0 || tasks <= 0) return;
-  attention_forward_kernel<S><<<grid_size(tasks, att_threads / warp_size), att_threads>>>(
-      out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, C, tasks);
+  causal_softmax_forward_kernel<S><<<grid_size(tasks, att_threads / warp_size), att_threads>>>(
+      att, seq_offsets, att_offsets, n_seq, n_head, tasks);
+}
+
+template <class S>
+void causal_softmax_backward(S* datt, const S* att, const index_t* seq_offsets, const index_t* att_offsets,
+                             index_t n_seq, index_t n_head, index_t n_tokens) {
+  const index_t tasks = n_tokens * n_head;
+  if (n_seq <= 0 || tasks <= 0) return;
+  causal_softmax_backward_kernel<S><<<grid_size(tasks, att_threads / warp_size), att_threads>>>(
+      datt, att, seq_offsets, att_offsets, n_seq, n_head, tasks);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels

@@ -1,13 +1,25 @@
 // SPDX-License-Identifier: MIT
 // The thrust device's causal attention over packed sequences — the CPU device's buffers and
 // conventions exactly (device/cpu/attention.hpp: qkv (N, 3C), out (N, C), att blocks (L, L) per
-// sequence and head at att_offsets[s] + h·L·L, zero above the diagonal). Portable form: one
-// thread per (token row, head) computes that query's scores, softmax and output; the backward
-// gives one thread per (query row, head) dS and dQ, then one per (key row, head) dK and dV, each
-// summing in a fixed order (deterministic, no atomics).
+// sequence and head at att_offsets[s] + h·L·L, zero above the diagonal).
+//
+// What every thrust device runs (attention_forward / attention_backward below) is the CPU
+// device's algorithm: the products as GEMMs, batched over the heads of one sequence — the system's
+// Traits::gemm_batched (cuBLAS strided-batched GEMMs on CUDA, Eigen on the OpenMP twin) — and the
+// causal softmax and its backward as row kernels, one task per (token row, head):
+//   forward:  S_h = scale·Q_h·K_hᵀ (into att),  P = causal_softmax(S),  O_h = P_h·V_h
+//   backward: dP_h = dO_h·V_hᵀ (into datt),  dS = P ⊙ (dP − rowsum(P ⊙ dP)),
+//             dQ_h = scale·dS_h·K_h,  dK_h = scale·dS_hᵀ·Q_h,  dV_h = P_hᵀ·dO_h
+// The row kernels have a portable form here and a warp-per-row CUDA form (device/cuda/attention.hpp).
+//
+// portable::attention_forward / attention_backward keep the one-thread-per-(row, head) form
+// (every dot product a sequential loop, no GEMM): an independent twin that the GPU tests compare
+// the GEMM path with (tests/device/cuda_device_test.cu). Deterministic: each output element is
+// summed by one thread or one GEMM in a fixed order, never atomics.
 #pragma once
 
 #include <cmath>
+#include <vector>
 
 #include "prefopt/device/thrust/thrust_device.hpp"
 
@@ -136,9 +148,58 @@ struct AttentionBackwardKey {
     for (index_t c = 0; c < hd; ++c) dk[c] *= scale;
   }
 };
+
+// The causal softmax of one (row, head) of the scores block, in place: P_ij = exp(S_ij − m) / Σ
+// over j <= i, zero above the diagonal (the CPU device's row loop).
+template <class S>
+struct CausalSoftmaxForward {
+  S* att;
+  const index_t* seq_offsets;
+  const index_t* att_offsets;
+  index_t n_seq, n_head;
+  PREFOPT_HOST_DEVICE void operator()(index_t task) const {
+    const index_t n = task / n_head, h = task % n_head;
+    const index_t s = sequence_of(seq_offsets, n_seq, n);
+    const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
+    S* p = att + att_offsets[s] + h * L * L + i * L;
+    S mx = p[0];
+    for (index_t j = 1; j <= i; ++j) mx = p[j] > mx ? p[j] : mx;
+    S sum = 0;
+    for (index_t j = 0; j <= i; ++j) {
+      p[j] = std::exp(p[j] - mx);
+      sum += p[j];
+    }
+    for (index_t j = 0; j <= i; ++j) p[j] /= sum;
+    for (index_t j = i + 1; j < L; ++j) p[j] = 0;
+  }
+};
+
+// Softmax backward of one (row, head), in place over dP: dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik)
+// for j <= i, zero above the diagonal.
+template <class S>
+struct CausalSoftmaxBackward {
+  S* datt;
+  const S* att;
+  const index_t* seq_offsets;
+  const index_t* att_offsets;
+  index_t n_seq, n_head;
+  PREFOPT_HOST_DEVICE void operator()(index_t task) const {
+    const index_t n = task / n_head, h = task % n_head;
+    const index_t s = sequence_of(seq_offsets, n_seq, n);
+    const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
+    const index_t row = att_offsets[s] + h * L * L + i * L;
+    const S* p = att + row;
+    S* ds = datt + row;
+    S dot = 0;
+    for (index_t j = 0; j <= i; ++j) dot += p[j] * ds[j];
+    for (index_t j = 0; j <= i; ++j) ds[j] = p[j] * (ds[j] - dot);
+    for (index_t j = i + 1; j < L; ++j) ds[j] = 0;
+  }
+};
 }  // namespace functors
 
 namespace portable {
+/// The one-thread-per-(row, head) attention forward (no GEMMs): the GPU tests' twin.
 template <class Traits, class S>
 void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const index_t* seq_offsets,
                        const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
@@ -148,16 +209,8 @@ void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* q
   for_each_index(d, n_tokens * n_head,
                  functors::AttentionForward<S>{out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels});
 }
-}  // namespace portable
 
-/// The portable twin unless the system has a faster one (CudaDevice: device/cuda/attention.hpp).
-template <class Traits, class S>
-void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const index_t* seq_offsets,
-                       const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
-  portable::attention_forward(d, out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels);
-}
-
-/// dqkv (N, 3C) (=); datt: scratch of att's size (overwritten).
+/// The one-thread-per-(row, head) attention backward (no GEMMs): the GPU tests' twin.
 template <class Traits, class S>
 void attention_backward(const ThrustDevice<Traits>& d, S* dqkv, S* datt, const S* dout, const S* qkv, const S* att,
                         const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
@@ -171,6 +224,99 @@ void attention_backward(const ThrustDevice<Traits>& d, S* dqkv, S* datt, const S
   for_each_index(d, n_tokens * n_head,
                  functors::AttentionBackwardKey<S>{dqkv, datt, dout, qkv, att, seq_offsets, att_offsets, n_seq,
                                                    n_head, channels});
+}
+
+/// The causal softmax rows, one thread per (token row, head).
+template <class Traits, class S>
+void causal_softmax_forward(const ThrustDevice<Traits>& d, S* att, const index_t* seq_offsets,
+                            const index_t* att_offsets, index_t n_seq, index_t n_head, index_t n_tokens) {
+  for_each_index(d, n_tokens * n_head, functors::CausalSoftmaxForward<S>{att, seq_offsets, att_offsets, n_seq, n_head});
+}
+
+/// The softmax backward rows (datt: dP in, dS out), one thread per (token row, head).
+template <class Traits, class S>
+void causal_softmax_backward(const ThrustDevice<Traits>& d, S* datt, const S* att, const index_t* seq_offsets,
+                             const index_t* att_offsets, index_t n_seq, index_t n_head, index_t n_tokens) {
+  for_each_index(d, n_tokens * n_head,
+                 functors::CausalSoftmaxBackward<S>{datt, att, seq_offsets, att_offsets, n_seq, n_head});
+}
+}  // namespace portable
+
+/// The portable rows unless the system has faster ones (CudaDevice: device/cuda/attention.hpp).
+template <class Traits, class S>
+void causal_softmax_forward(const ThrustDevice<Traits>& d, S* att, const index_t* seq_offsets,
+                            const index_t* att_offsets, index_t n_seq, index_t n_head, index_t n_tokens) {
+  portable::causal_softmax_forward(d, att, seq_offsets, att_offsets, n_seq, n_head, n_tokens);
+}
+template <class Traits, class S>
+void causal_softmax_backward(const ThrustDevice<Traits>& d, S* datt, const S* att, const index_t* seq_offsets,
+                             const index_t* att_offsets, index_t n_seq, index_t n_head, index_t n_tokens) {
+  portable::causal_softmax_backward(d, datt, att, seq_offsets, att_offsets, n_seq, n_head, n_tokens);
+}
+
+namespace attention_detail {
+/// The packed batch's offsets on the host: the GEMMs are issued per sequence from there.
+template <class Traits>
+void offsets_to_host(const ThrustDevice<Traits>& d, const index_t* seq_offsets, const index_t* att_offsets,
+                     index_t n_seq, std::vector<index_t>& so, std::vector<index_t>& ao) {
+  so.resize(static_cast<std::size_t>(n_seq + 1));
+  ao.resize(static_cast<std::size_t>(n_seq));  // only the blocks' starts are needed
+  d.copy_to_host(seq_offsets, n_seq + 1, so.data());
+  d.copy_to_host(att_offsets, n_seq, ao.data());
+}
+}  // namespace attention_detail
+
+/// out (N, C) (=), att (=): the scores GEMM, the causal softmax rows, the output GEMM.
+template <class Traits, class S>
+void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const index_t* seq_offsets,
+                       const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
+  if (n_seq <= 0) return;
+  std::vector<index_t> so, ao;
+  attention_detail::offsets_to_host(d, seq_offsets, att_offsets, n_seq, so, ao);
+  const index_t C = channels, C3 = 3 * C, hd = C / n_head;
+  const S scale = S(1) / std::sqrt(static_cast<S>(hd));
+  for (index_t s = 0; s < n_seq; ++s) {  // S_h = scale·Q_h·K_hᵀ, head h's block at stride L·L
+    const index_t o = so[s], L = so[s + 1] - o;
+    if (L == 0) continue;
+    Traits::gemm_batched(false, true, L, L, hd, scale, qkv + o * C3, C3, hd, qkv + o * C3 + C, C3, hd, S(0),
+                         att + ao[s], L, L * L, n_head);
+  }
+  causal_softmax_forward(d, att, seq_offsets, att_offsets, n_seq, n_head, so[n_seq]);
+  for (index_t s = 0; s < n_seq; ++s) {  // O_h = P_h·V_h into head h's columns of out
+    const index_t o = so[s], L = so[s + 1] - o;
+    if (L == 0) continue;
+    Traits::gemm_batched(false, false, L, hd, L, S(1), att + ao[s], L, L * L, qkv + o * C3 + 2 * C, C3, hd, S(0),
+                         out + o * C, C, hd, n_head);
+  }
+}
+
+/// dqkv (N, 3C) (=); datt: scratch of att's size (overwritten with dS).
+template <class Traits, class S>
+void attention_backward(const ThrustDevice<Traits>& d, S* dqkv, S* datt, const S* dout, const S* qkv, const S* att,
+                        const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
+                        index_t channels) {
+  if (n_seq <= 0) return;
+  std::vector<index_t> so, ao;
+  attention_detail::offsets_to_host(d, seq_offsets, att_offsets, n_seq, so, ao);
+  const index_t C = channels, C3 = 3 * C, hd = C / n_head;
+  const S scale = S(1) / std::sqrt(static_cast<S>(hd));
+  for (index_t s = 0; s < n_seq; ++s) {  // dP_h = dO_h·V_hᵀ;  dV_h = P_hᵀ·dO_h
+    const index_t o = so[s], L = so[s + 1] - o;
+    if (L == 0) continue;
+    Traits::gemm_batched(false, true, L, L, hd, S(1), dout + o * C, C, hd, qkv + o * C3 + 2 * C, C3, hd, S(0),
+                         datt + ao[s], L, L * L, n_head);
+    Traits::gemm_batched(true, false, L, hd, L, S(1), att + ao[s], L, L * L, dout + o * C, C, hd, S(0),
+                         dqkv + o * C3 + 2 * C, C3, hd, n_head);
+  }
+  causal_softmax_backward(d, datt, att, seq_offsets, att_offsets, n_seq, n_head, so[n_seq]);
+  for (index_t s = 0; s < n_seq; ++s) {  // dQ_h = scale·dS_h·K_h;  dK_h = scale·dS_hᵀ·Q_h
+    const index_t o = so[s], L = so[s + 1] - o;
+    if (L == 0) continue;
+    Traits::gemm_batched(false, false, L, hd, L, scale, datt + ao[s], L, L * L, qkv + o * C3 + C, C3, hd, S(0),
+                         dqkv + o * C3, C3, hd, n_head);
+    Traits::gemm_batched(true, false, L, hd, L, scale, datt + ao[s], L, L * L, qkv + o * C3, C3, hd, S(0),
+                         dqkv + o * C3 + C, C3, hd, n_head);
+  }
 }
 
 }  // namespace prefopt::thrust_device
