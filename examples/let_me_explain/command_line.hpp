@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The let_me_explain programs' command line, shared by the CPU and the CUDA main: parses the
 // options (defaults from Options), then runs the experiment on Device with communicator `comm`
-// (NoComm, or an MPI/NCCL one under mpirun). `device_ready()` runs after parsing and before the
-// experiment; a non-zero result is returned as the exit status. Errors are thrown to the caller
+// (NoComm, or an MPI/NCCL one under mpirun). `device_ready(options)` runs after parsing and before
+// the experiment (it checks for the device and applies device options such as --tf32); a non-zero
+// result is returned as the exit status. Errors are thrown to the caller
 // (a distributed main turns them into an abort of the whole job).
 #pragma once
 
@@ -46,6 +47,7 @@ int main_with(int argc, char** argv, DeviceReady&& device_ready, Comm comm) {
       ("gradient-accumulation-steps", po::value(&o.gradient_accumulation_steps)->default_value(o.gradient_accumulation_steps), "DPO accumulation")
       ("logging-steps", po::value(&o.logging_steps)->default_value(o.logging_steps), "log every N steps")
       ("max-new-tokens", po::value(&o.max_new_tokens)->default_value(o.max_new_tokens), "greedy answer length")
+      ("tf32", "CUDA build: TF32 tensor-core matrix products (Hugging Face's tf32=True); the CPU build refuses it")
       ("no-progress", "no progress bars");
   try {
     po::variables_map vm;
@@ -56,7 +58,8 @@ int main_with(int argc, char** argv, DeviceReady&& device_ready, Comm comm) {
     }
     po::notify(vm);
     if (vm.count("no-progress")) o.progress = false;
-    if (const int status = device_ready(); status != 0) return status;
+    o.tf32 = vm.count("tf32") > 0;
+    if (const int status = device_ready(o); status != 0) return status;
     return run<Device>(o, std::move(comm));
   } catch (const po::error& e) {
     std::cerr << "let_me_explain: " << e.what() << " (see --help)\n";

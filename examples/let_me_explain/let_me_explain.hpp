@@ -75,6 +75,7 @@ struct Options {
   index_t max_new_tokens = 100;        // the seed's greedy 100 new tokens
   index_t show_held_out = 3;           // held-out answers printed side by side
   bool progress = true;
+  bool tf32 = false;  // CUDA build: TF32 GEMMs (set by the CUDA main through set_cuda_tf32)
 };
 
 /// The seed's success test: the answer starts with "Let me explain".

@@ -11,7 +11,13 @@
 #endif
 
 int main(int argc, char** argv) {
-  auto ready = [] { return 0; };
+  auto ready = [](const let_me_explain::Options& o) {
+    if (o.tf32) {
+      std::cerr << "let_me_explain: --tf32 is a CUDA option: run build/examples/let_me_explain_cuda\n";
+      return 2;
+    }
+    return 0;
+  };
 #if defined(PREFOPT_HAVE_MPI)
   prefopt::MpiLaunch launch(argc, argv);
   return launch.run("let_me_explain", [&](prefopt::MpiComm& comm) {

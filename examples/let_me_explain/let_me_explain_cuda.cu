@@ -14,13 +14,15 @@
 #endif
 
 int main(int argc, char** argv) {
-  auto ready = [] {
+  auto ready = [](const let_me_explain::Options& o) {
     int n_devices = 0;
     if (cudaGetDeviceCount(&n_devices) != cudaSuccess || n_devices == 0) {
       cudaGetLastError();  // clear the sticky "no device" error
       std::cerr << "let_me_explain: no CUDA device: build and run the CPU version, build/examples/let_me_explain\n";
       return 1;
     }
+    prefopt::set_cuda_tf32(o.tf32);
+    std::cout << "CUDA GEMMs: " << (o.tf32 ? "TF32 tensor cores (--tf32)" : "float (strict fp32; --tf32 for TF32)") << "\n";
     return 0;
   };
 #if defined(PREFOPT_HAVE_NCCL)

@@ -108,6 +108,38 @@ TEST_CASE("cuda matmul forward and backward match the CPU device", "[cuda][devic
   }
 }
 
+TEST_CASE("set_cuda_tf32 switches float GEMMs to TF32 tensor cores and back", "[cuda][device]") {
+  // 768-long dot products of N(0, 1) values: float GEMMs agree with the CPU device to ~1e-6; TF32
+  // rounds each operand to a 10-bit mantissa (relative 2^-11 each), so a product's error is about
+  // 1e-3 of the operands' scale — above float's 1e-5 tolerance, inside 2e-2.
+  REQUIRE_FALSE(cuda_tf32());
+  const index_t rows = 64, in = 768, out = 96;
+  const auto x = random_floats(rows * in, 11), w = random_floats(in * out, 12);
+  std::vector<float> y(rows * out);
+  ref::matmul_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out, WeightLayout::in_out);
+  auto gx = up(x);
+  auto gw = up(w);
+  auto gy = up(std::vector<float>(rows * out, 0.f));
+  auto max_rel = [&] {
+    matmul_forward(dev, gy.p(), gx.p(), gw.p(), static_cast<const float*>(nullptr), rows, in, out, WeightLayout::in_out);
+    const auto g = gy.host();
+    double worst = 0, scale = 0;
+    for (float v : y) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+    for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(g[i]) - y[i]) / scale);
+    return worst;
+  };
+  const double strict = max_rel();
+  set_cuda_tf32(true);
+  const double tf32 = max_rel();
+  set_cuda_tf32(false);
+  const double strict_again = max_rel();
+  INFO("max error / scale: float " << strict << ", tf32 " << tf32 << ", float again " << strict_again);
+  CHECK(strict < 1e-5);
+  CHECK(tf32 > 1e-5);
+  CHECK(tf32 < 2e-2);
+  CHECK(strict_again == strict);
+}
+
 TEST_CASE("cuda layernorm matches the CPU device", "[cuda][device]") {
   const index_t rows = 19, C = 70;
   auto x = random_floats(rows * C, 11, 2.0);

@@ -25,6 +25,7 @@
 #include <thrust/system/cuda/execution_policy.h>
 #include <thrust/system/cuda/vector.h>
 
+#include <atomic>
 #include <string>
 
 #include "prefopt/device/cuda/attention.hpp"
@@ -42,14 +43,26 @@ inline void check_cuda(cudaError_t e, const char* what) {
 inline void check_cublas(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error ") + std::to_string(static_cast<int>(s)) + " in " + what);
 }
-/// One cuBLAS handle per host thread, made on first use.
+/// The process-wide GEMM precision of float products (set_cuda_tf32 below).
+inline std::atomic<bool>& tf32_enabled() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+/// One cuBLAS handle per host thread, made on first use; its math mode follows tf32_enabled().
 inline cublasHandle_t cublas_handle() {
   struct Holder {
     cublasHandle_t h = nullptr;
+    bool tf32 = false;
     Holder() { check_cublas(cublasCreate(&h), "cublasCreate"); }
     ~Holder() { if (h) cublasDestroy(h); }
   };
   thread_local Holder holder;
+  const bool want = tf32_enabled().load(std::memory_order_relaxed);
+  if (want != holder.tf32) {
+    check_cublas(cublasSetMathMode(holder.h, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                 "cublasSetMathMode");
+    holder.tf32 = want;
+  }
   return holder.h;
 }
 inline void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const float* A, int lda,
@@ -172,6 +185,15 @@ struct CudaSystemTraits {
   }
 };
 
+/// TF32 tensor-core GEMMs for float on Ampere and later (Hugging Face's TrainingArguments.tf32,
+/// PyTorch's torch.backends.cuda.matmul.allow_tf32): cuBLAS rounds the float operands to TF32
+/// (10-bit mantissa) and accumulates in float — about 1e-3 relative error per product instead of
+/// 1e-7, several times the speed. Off by default: strict float GEMMs, as PyTorch's default. The
+/// setting is process wide and applies to the GEMMs issued after the call (the other kernels are
+/// float throughout either way). Double GEMMs are never affected.
+inline void set_cuda_tf32(bool on) { cuda_detail::tf32_enabled().store(on, std::memory_order_relaxed); }
+inline bool cuda_tf32() { return cuda_detail::tf32_enabled().load(std::memory_order_relaxed); }
+
 using CudaTraits = CudaSystemTraits<cuda_memory::Device>;
 using CudaDevice = ThrustDevice<CudaTraits>;
 
@@ -227,4 +249,6 @@ void causal_softmax_backward(const ThrustDevice<CudaSystemTraits<Memory>>&, S* d
 
 namespace prefopt {
 using thrust_device::CudaDevice;
+using thrust_device::cuda_tf32;
+using thrust_device::set_cuda_tf32;
 }
