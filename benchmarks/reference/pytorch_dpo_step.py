@@ -234,6 +234,26 @@ def sync():
         torch.cuda.synchronize()
 
 
+def cuda_summary():
+    """The GPU and the fp32 matmul precision in force (each field guarded: a renamed API must not
+    lose the measurement)."""
+    fields = {
+        "gpu": lambda: torch.cuda.get_device_name(),
+        "cuda": lambda: torch.version.cuda,
+        "allow_tf32": lambda: torch.backends.cuda.matmul.allow_tf32,
+        "matmul_fp32_precision": lambda: str(getattr(torch.backends.cuda.matmul, "fp32_precision", "n/a")),
+        "float32_matmul_precision": lambda: torch.get_float32_matmul_precision(),
+        "gpu_max_memory_allocated_mib": lambda: torch.cuda.max_memory_allocated() / 1048576.0,
+    }
+    out = {}
+    for key, get in fields.items():
+        try:
+            out[key] = get()
+        except Exception as e:  # noqa: BLE001
+            out[key] = f"unavailable: {e}"
+    return out
+
+
 def blas_summary():
     match = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
     info = match.group(1) if match else "unknown"
@@ -369,14 +389,7 @@ def main(rank=0, world=1):
         "blas_library": ",".join(blas_libs),
     })
     if args.device == "cuda":
-        result.update({
-            "gpu": torch.cuda.get_device_name(),
-            "cuda": torch.version.cuda,
-            "allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "matmul_fp32_precision": str(getattr(torch.backends.cuda.matmul, "fp32_precision", "n/a")),
-            "float32_matmul_precision": torch.get_float32_matmul_precision(),
-            "gpu_max_memory_allocated_mib": torch.cuda.max_memory_allocated() / 1048576.0,
-        })
+        result.update(cuda_summary())
     print(json.dumps(result), flush=True)
 
 

@@ -72,6 +72,26 @@ class Gpt2Parameters(torch.nn.Module):
             self.hf[name] = p
 
 
+def cuda_summary():
+    """The GPU and the fp32 matmul precision in force (each field guarded: a renamed API must not
+    lose the measurement)."""
+    fields = {
+        "gpu": lambda: torch.cuda.get_device_name(),
+        "cuda": lambda: torch.version.cuda,
+        "allow_tf32": lambda: torch.backends.cuda.matmul.allow_tf32,
+        "matmul_fp32_precision": lambda: str(getattr(torch.backends.cuda.matmul, "fp32_precision", "n/a")),
+        "float32_matmul_precision": lambda: torch.get_float32_matmul_precision(),
+        "gpu_max_memory_allocated_mib": lambda: torch.cuda.max_memory_allocated() / 1048576.0,
+    }
+    out = {}
+    for key, get in fields.items():
+        try:
+            out[key] = get()
+        except Exception as e:  # noqa: BLE001
+            out[key] = f"unavailable: {e}"
+    return out
+
+
 def blas_summary():
     """(what torch.__config__.show() says about BLAS, the BLAS library actually mapped in)."""
     match = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
@@ -171,14 +191,7 @@ def main():
         "matmul_gflops": gflops,
     }
     if args.device == "cuda":
-        result.update({
-            "gpu": torch.cuda.get_device_name(),
-            "cuda": torch.version.cuda,
-            "allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "matmul_fp32_precision": str(getattr(torch.backends.cuda.matmul, "fp32_precision", "n/a")),
-            "float32_matmul_precision": torch.get_float32_matmul_precision(),
-            "gpu_max_memory_allocated_mib": torch.cuda.max_memory_allocated() / 1048576.0,
-        })
+        result.update(cuda_summary())
     print(json.dumps(result), flush=True)
     if args.device == "cpu" and gflops < 30:
         print(f"warning: 1024x1024 fp32 matmul at {gflops:.1f} GFLOP/s: torch is probably on the reference "
