@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Shared helpers of the benchmarks: wall-clock timing, peak memory, median, synthetic pairs.
+// Shared helpers of the benchmarks: wall-clock timing, peak memory, median, synthetic pairs, and
+// what a device-generic benchmark (gpt2_step.hpp, dpo_step.hpp) is told by its main.
 #pragma once
 
 #include <sys/resource.h>
@@ -7,7 +8,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "prefopt/core/random.hpp"
 #include "prefopt/data/tokenize_pair.hpp"
@@ -44,6 +49,28 @@ double time_median(int warmup, int steps, Fn&& fn) {
   }
   return median(t);
 }
+
+/// As time_median, but each call is followed by device.synchronize() inside the timed span, so a
+/// device that runs asynchronously (CUDA) has finished the work before the clock is read.
+template <class Device, class Fn>
+double time_median_synced(const Device& device, int warmup, int steps, Fn&& fn) {
+  return time_median(warmup, steps, [&] {
+    fn();
+    device.synchronize();
+  });
+}
+
+/// What the main of a device-generic benchmark hands it: the program name for messages, a check
+/// run after the flags are parsed (non-zero: the exit status, e.g. no GPU), and extra JSON fields
+/// describing the device (GPU name, cuBLAS math mode, ...), asked for when the result is printed.
+struct RunOptions {
+  std::string program;
+  std::function<int()> device_ready = [] { return 0; };
+  std::function<nlohmann::ordered_json()> device_fields = [] { return nlohmann::ordered_json::object(); };
+  /// Also time the GEMMs at the step's own row count (the batch's tokens), next to the fixed
+  /// 512-row shapes of the GEMM peak: 512 rows are small for a GPU.
+  bool gemm_at_batch_rows = false;
+};
 
 /// The "equal" workload: n pairs of seeded random ids, every prompt prompt_len tokens and every
 /// completion completion_len tokens (so every micro-batch has the same shape, however sharded).

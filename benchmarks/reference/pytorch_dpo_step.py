@@ -7,6 +7,8 @@ written in eager PyTorch the way TRL 0.12-0.15's DPOTrainer computes it.
         --reference precompute --steps 8 --warmup 1 --threads 2
     /usr/bin/python3 benchmarks/reference/pytorch_dpo_step.py --config small --workload real \
         --pairs pairs.jsonl --reference model --steps 8
+    python3 benchmarks/reference/pytorch_dpo_step.py --device cuda --config 124m --workload equal \
+        --reference precompute --steps 5 --warmup 2
 
 Model: tests/reference/gpt2_torch.py (the golden-value oracle) with its "fused" op set, float32,
 with Hugging Face GPT2Attention's eager padding mask added (causal mask by torch.where with
@@ -29,6 +31,14 @@ in the same order as the prefopt side):
     zero_grad(set_to_none=True).
 TRL's mean-logits metrics (logits/chosen, logits/rejected: a boolean-mask copy of the completion
 logits) are left out by default, as prefopt does not compute them; --logit-metrics adds them.
+
+Device (--device cpu|cuda, default cpu): the policy (drawn on the CPU, so the same weights on
+either device), the frozen reference, every batch's ids, attention mask and loss mask (collated on
+the CPU and moved, as TRL's collator and Trainer do) and the precomputed reference log-probs live
+on the device; on cuda, torch.cuda.synchronize() precedes every clock read, and the JSON adds the
+GPU's name, PyTorch's peak allocated memory and torch.backends.cuda.matmul.allow_tf32. That flag
+is left at PyTorch's default (False: fp32 matmuls are true fp32 SGEMM, no TF32), the precision of
+prefopt's cuBLAS SGEMM (CUBLAS_DEFAULT_MATH). --world-size > 1 is CPU only (gloo).
 
 Timing: wall clock after every step; the measured time is from the end of the last warm-up step to
 the end of the last measured step. tokens/s counts real (unpadded) tokens; padded_fraction =
@@ -80,6 +90,7 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--world-size", type=int, default=1, help="DDP processes (gloo); --batch is then the global batch")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     a = ap.parse_args()
     if a.workload == "real" and not a.pairs:
         ap.error("--workload real needs --pairs")
@@ -87,6 +98,8 @@ def parse_args():
         ap.error("--steps, --warmup and --batch must be >= 1")
     if a.world_size < 1 or a.batch % a.world_size != 0:
         ap.error("--world-size must be >= 1 and divide --batch")
+    if a.device == "cuda" and a.world_size > 1:
+        ap.error("--world-size > 1 runs on the CPU only (gloo); use --device cpu")
     return a
 
 
@@ -113,7 +126,7 @@ def masked_causal_attention(qkv, n_head, additive_mask):
     k = k.view(B, T, n_head, hd).transpose(1, 2)
     v = v.view(B, T, n_head, hd).transpose(1, 2)
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
-    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    causal = torch.ones(T, T, dtype=torch.bool, device=scores.device).tril()
     scores = torch.where(causal, scores, torch.finfo(scores.dtype).min)
     scores = scores + additive_mask  # [B, 1, 1, T]: 0 on real keys, finfo.min on padding
     probs = torch.softmax(scores, dim=-1)
@@ -215,6 +228,32 @@ def dpo_loss(pc, pr, rc, rr, beta):
     return losses, chosen_rewards, rejected_rewards
 
 
+def sync():
+    """Waits for the device's queued work, so that the clock read next sees it finished."""
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+
+
+def cuda_summary():
+    """The GPU and the fp32 matmul precision in force (each field guarded: a renamed API must not
+    lose the measurement)."""
+    fields = {
+        "gpu": lambda: torch.cuda.get_device_name(),
+        "cuda": lambda: torch.version.cuda,
+        "allow_tf32": lambda: torch.backends.cuda.matmul.allow_tf32,
+        "matmul_fp32_precision": lambda: str(getattr(torch.backends.cuda.matmul, "fp32_precision", "n/a")),
+        "float32_matmul_precision": lambda: torch.get_float32_matmul_precision(),
+        "gpu_max_memory_allocated_mib": lambda: torch.cuda.max_memory_allocated() / 1048576.0,
+    }
+    out = {}
+    for key, get in fields.items():
+        try:
+            out[key] = get()
+        except Exception as e:  # noqa: BLE001
+            out[key] = f"unavailable: {e}"
+    return out
+
+
 def blas_summary():
     match = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
     info = match.group(1) if match else "unknown"
@@ -231,6 +270,9 @@ def main(rank=0, world=1):
     if world > 1:
         import torch.distributed as dist
         dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29517", rank=rank, world_size=world)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("pytorch_dpo_step.py: --device cuda but torch.cuda.is_available() is False")
+    dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = dict(gpt2_torch.CONFIGS[args.config])
@@ -240,7 +282,8 @@ def main(rank=0, world=1):
     pairs = load_pairs(config, n_pairs)
     batches = [pairs[j * GB + rank * B:j * GB + (rank + 1) * B] for j in range(W + K)]
     gen = torch.Generator().manual_seed(args.seed)
-    model = Gpt2Parameters(gpt2_torch.init_parameters(config, gen, random_biases=False), config=config)
+    model = Gpt2Parameters({k: v.to(dev) for k, v in gpt2_torch.init_parameters(config, gen, random_biases=False).items()},
+                           config=config)
     params = model.hf
     policy = model
     if world > 1:
@@ -255,27 +298,30 @@ def main(rank=0, world=1):
     ref_logps = None
     if args.reference == "precompute":
         pb = args.precompute_batch or B
+        sync()
         t0 = time.perf_counter()
         ref_logps = []
         with torch.no_grad():
             for s in range(0, n_pairs, pb):
                 chunk = pairs[s:s + pb]
-                ids, attn, lmask, _, _ = collate(chunk)
+                ids, attn, lmask = (t.to(dev) for t in collate(chunk)[:3])
                 out = concatenated_forward(params, config, ids, attn, lmask, len(chunk))
                 for c, r in zip(out["chosen_logps"].tolist(), out["rejected_logps"].tolist()):
                     ref_logps.append((c, r))
+        sync()
         precompute_s = time.perf_counter() - t0
 
     def train_step(j):
         ids, attn, lmask, real, padded = collate(batches[j])
+        ids, attn, lmask = ids.to(dev), attn.to(dev), lmask.to(dev)
         out = policy(ids, attn, lmask, B)
         if ref_params is not None:
             with torch.no_grad():
                 ref = concatenated_forward(ref_params, config, ids, attn, lmask, B)
             rc, rr = ref["chosen_logps"], ref["rejected_logps"]
         else:
-            rc = torch.tensor([ref_logps[j * GB + rank * B + k][0] for k in range(B)])
-            rr = torch.tensor([ref_logps[j * GB + rank * B + k][1] for k in range(B)])
+            rc = torch.tensor([ref_logps[j * GB + rank * B + k][0] for k in range(B)], device=dev)
+            rr = torch.tensor([ref_logps[j * GB + rank * B + k][1] for k in range(B)], device=dev)
         losses, chosen_rewards, rejected_rewards = dpo_loss(out["chosen_logps"], out["rejected_logps"], rc, rr, args.beta)
         loss = losses.mean()
         metrics = {"rewards/accuracies": (chosen_rewards > rejected_rewards).float().mean().item(),
@@ -293,6 +339,7 @@ def main(rank=0, world=1):
     loss_last = None
     for j in range(W + K):
         loss_last, real, padded = train_step(j)
+        sync()
         stamps.append(time.perf_counter())
         if j >= W:
             real_tokens += real
@@ -308,6 +355,7 @@ def main(rank=0, world=1):
     result = {
         "name": "pytorch",
         "bench": "dpo_step",
+        "device": args.device,
         "config": args.config,
         "workload": args.workload,
         "reference": args.reference,
@@ -340,6 +388,8 @@ def main(rank=0, world=1):
         "blas": blas_info,
         "blas_library": ",".join(blas_libs),
     })
+    if args.device == "cuda":
+        result.update(cuda_summary())
     print(json.dumps(result), flush=True)
 
 

@@ -4,6 +4,7 @@
 
     /usr/bin/python3 benchmarks/reference/pytorch_gpt2_step.py --config small --seq-len 256 --batch 4 \
         --steps 5 --warmup 1 --threads 2
+    python3 benchmarks/reference/pytorch_gpt2_step.py --device cuda --config 124m --seq-len 512 --batch 8
 
 Straightforward eager PyTorch, float32, the architecture of tests/reference/gpt2_torch.py with its
 "fused" op set (F.layer_norm, F.gelu tanh, addmm, eager causal attention, tied lm_head). Per step:
@@ -11,6 +12,13 @@ Straightforward eager PyTorch, float32, the architecture of tests/reference/gpt2
            loss = sum(w * logp) with random w; loss.backward(); grads zeroed with set_to_none=True
   forward: the same up to the loss, under torch.no_grad()
 Prints one JSON line with medians over the timed steps (warm-up steps are not timed).
+
+Device (--device cpu|cuda, default cpu): the parameters are drawn on the CPU (the same values on
+either device) and moved to the device with the ids, targets and weights; on cuda every clock read
+is preceded by torch.cuda.synchronize(), and the JSON adds the GPU's name, the peak memory
+allocated by PyTorch and torch.backends.cuda.matmul.allow_tf32. That flag is left at PyTorch's
+default (False since 1.12: fp32 matmuls run as true fp32 SGEMM, not TF32) — the precision of
+prefopt's cuBLAS SGEMM (CUBLAS_DEFAULT_MATH), so both sides do the same arithmetic.
 
 Threads: Debian's python3-torch calls the system libblas.so.3 (BLAS_INFO=generic). With OpenBLAS
 (libopenblas0-pthread) GEMMs run on OpenBLAS's own pthreads, which torch.set_num_threads does not
@@ -38,6 +46,7 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps before each measurement")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     return ap.parse_args()
 
 
@@ -63,6 +72,26 @@ class Gpt2Parameters(torch.nn.Module):
             self.hf[name] = p
 
 
+def cuda_summary():
+    """The GPU and the fp32 matmul precision in force (each field guarded: a renamed API must not
+    lose the measurement)."""
+    fields = {
+        "gpu": lambda: torch.cuda.get_device_name(),
+        "cuda": lambda: torch.version.cuda,
+        "allow_tf32": lambda: torch.backends.cuda.matmul.allow_tf32,
+        "matmul_fp32_precision": lambda: str(getattr(torch.backends.cuda.matmul, "fp32_precision", "n/a")),
+        "float32_matmul_precision": lambda: torch.get_float32_matmul_precision(),
+        "gpu_max_memory_allocated_mib": lambda: torch.cuda.max_memory_allocated() / 1048576.0,
+    }
+    out = {}
+    for key, get in fields.items():
+        try:
+            out[key] = get()
+        except Exception as e:  # noqa: BLE001
+            out[key] = f"unavailable: {e}"
+    return out
+
+
 def blas_summary():
     """(what torch.__config__.show() says about BLAS, the BLAS library actually mapped in)."""
     match = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
@@ -76,29 +105,42 @@ def blas_summary():
     return f"BLAS_INFO={info}", sorted(libs)
 
 
+def sync():
+    """Waits for the device's queued work, so that the clock read next sees it finished."""
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+
+
 def matmul_gflops(n=1024, reps=20):
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    if args.device == "cuda":
+        reps = 200  # ~40 us per product on a current GPU: more of them per clock read
+    a, b = torch.randn(n, n, device=args.device), torch.randn(n, n, device=args.device)
     for _ in range(3):
         a @ b
+    sync()
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ b
+    sync()
     return 2.0 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def main():
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("pytorch_gpt2_step.py: --device cuda but torch.cuda.is_available() is False")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = dict(gpt2_torch.CONFIGS[args.config])
     if args.seq_len > config["n_positions"]:
         raise SystemExit(f"--seq-len {args.seq_len} exceeds n_positions {config['n_positions']}")
     gen = torch.Generator().manual_seed(args.seed)
-    model = Gpt2Parameters(gpt2_torch.init_parameters(config, gen, random_biases=False))
+    dev = torch.device(args.device)
+    model = Gpt2Parameters({k: v.to(dev) for k, v in gpt2_torch.init_parameters(config, gen, random_biases=False).items()})
     params = model.hf
     B, T, V = args.batch, args.seq_len, config["vocab_size"]
-    ids = torch.randint(0, V, (B, T), generator=gen)
-    targets = torch.randint(0, V, (B, T), generator=gen)
-    weights = torch.randn(B, T, generator=gen)
+    ids = torch.randint(0, V, (B, T), generator=gen).to(dev)
+    targets = torch.randint(0, V, (B, T), generator=gen).to(dev)
+    weights = torch.randn(B, T, generator=gen).to(dev)
 
     def train_step():
         model.zero_grad(set_to_none=True)
@@ -117,8 +159,10 @@ def main():
             step()
         times = []
         for _ in range(args.steps):
+            sync()
             t0 = time.perf_counter()
             step()
+            sync()
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
@@ -128,6 +172,7 @@ def main():
     blas_info, blas_libs = blas_summary()
     result = {
         "impl": "pytorch",
+        "device": args.device,
         "torch": torch.__version__,
         "threads": args.threads,
         "config": args.config,
@@ -145,8 +190,10 @@ def main():
         "blas_library": ",".join(blas_libs),
         "matmul_gflops": gflops,
     }
+    if args.device == "cuda":
+        result.update(cuda_summary())
     print(json.dumps(result), flush=True)
-    if gflops < 30:
+    if args.device == "cpu" and gflops < 30:
         print(f"warning: 1024x1024 fp32 matmul at {gflops:.1f} GFLOP/s: torch is probably on the reference "
               "BLAS (check `update-alternatives --display libblas.so.3-x86_64-linux-gnu`; install "
               "libopenblas0-pthread)", file=sys.stderr)
