@@ -5,9 +5,11 @@
 //   bench_cuda_step train --config 124m --seq-len 512 --batch 8 --steps 5 --warmup 2
 //   bench_cuda_step dpo --config 124m --workload equal --reference precompute --steps 5 --warmup 2
 //   bench_cuda_step dpo --config 124m --workload real --pairs pairs.jsonl --steps 10
+//   bench_cuda_step train --config 124m --seq-len 512 --batch 8 --tf32
 //
 // The first argument picks the benchmark; the rest are the flags of bench_gpt2_step
-// (gpt2_step.hpp) or bench_dpo_step (dpo_step.hpp), whose bodies run here on CudaDevice. The JSON
+// (gpt2_step.hpp) or bench_dpo_step (dpo_step.hpp), whose bodies run here on CudaDevice; --tf32
+// switches the float GEMMs to TF32 tensor cores (set_cuda_tf32, reported as cublas_math_mode). The JSON
 // line adds the GPU (cudaGetDeviceProperties), the CUDA runtime/driver and cuBLAS versions, the
 // cuBLAS math mode of prefopt's handle (CUBLAS_DEFAULT_MATH: strict fp32 SGEMM, no TF32 — the
 // precision of PyTorch's default, torch.backends.cuda.matmul.allow_tf32 = False), the GPU memory
@@ -22,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "prefopt/device/cuda.hpp"
 #include "dpo_step.hpp"
@@ -100,15 +103,32 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_cuda_step: unknown benchmark '%s'\n", which.c_str());
     return usage(2);
   }
+  // --tf32 (anywhere after the benchmark's name) is this program's own flag: TF32 tensor-core GEMMs
+  // (set_cuda_tf32), the peer of the PyTorch scripts' --tf32; the rest goes to the benchmark.
+  std::vector<char*> args(argv + 1, argv + argc);
+  bool tf32 = false;
+  for (auto it = args.begin(); it != args.end();) {
+    if (std::strcmp(*it, "--tf32") == 0) {
+      tf32 = true;
+      it = args.erase(it);
+    } else {
+      ++it;
+    }
+  }
   prefopt::bench::RunOptions ro;
-  ro.program = "bench_cuda_step " + which;
-  ro.device_ready = [&] { return device_ready(ro.program.c_str()); };
+  ro.program = "bench_cuda_step " + which + (tf32 ? " --tf32" : "");
+  ro.device_ready = [&] {
+    const int status = device_ready(ro.program.c_str());
+    if (status == 0) prefopt::set_cuda_tf32(tf32);
+    return status;
+  };
   ro.device_fields = device_fields;
   ro.gemm_at_batch_rows = true;
   try {
     // argv[1] ("train"/"dpo") stands in for the program name, which the option parser skips.
-    return which == "train" ? prefopt::bench::run_gpt2_step<CudaDevice>(argc - 1, argv + 1, ro)
-                            : prefopt::bench::run_dpo_step<CudaDevice>(argc - 1, argv + 1, ro);
+    const int n = static_cast<int>(args.size());
+    return which == "train" ? prefopt::bench::run_gpt2_step<CudaDevice>(n, args.data(), ro)
+                            : prefopt::bench::run_dpo_step<CudaDevice>(n, args.data(), ro);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", ro.program.c_str(), e.what());
     return 1;

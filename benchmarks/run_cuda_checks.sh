@@ -249,7 +249,7 @@ def table(results):
         elif r.get("check") == "skipped":
             out.append(f"  {r['name']:26s} skipped: {r.get('why', '')}")
     out.append("")
-    out.append("throughput, GPT-2 124M fp32 (tokens/s; ratio = prefopt / PyTorch)")
+    out.append("throughput, GPT-2 124M fp32 (_tf32: TF32 GEMMs on both sides) (tokens/s; ratio = prefopt / PyTorch)")
     by = {}
     for r in rows:
         if "run" in r:
@@ -418,6 +418,8 @@ if [ "${QUICK}" != 1 ]; then
   bench_pair dpo_124m_equal_precompute 60 dpo "${DPO_EQ[@]}" -- "${PEER_DPO}" "${DPO_EQ[@]}"
   DPO_REAL=(--config 124m --workload real --pairs "${PAIRS}" --reference precompute --batch 4 --steps 10 --warmup 2)
   bench_pair dpo_124m_real_precompute 60 dpo "${DPO_REAL[@]}" -- "${PEER_DPO}" "${DPO_REAL[@]}"
+  # TF32 tensor cores on both sides (prefopt --tf32 = set_cuda_tf32; PyTorch allow_tf32 = True)
+  bench_pair train_124m_T512_B8_tf32 60 train "${TRAIN_ARGS[@]}" --batch 8 --tf32 -- "${PEER_GPT2}" "${TRAIN_ARGS[@]}" --batch 8 --tf32
   # --batch 16 only when the batch-8 step was quick and 200 s remain (let_me_explain comes after it)
   quick="$(helper quick "${RESULTS}" train_124m_T512_B8 1.0)"
   if [ "${quick}" = 1 ]; then

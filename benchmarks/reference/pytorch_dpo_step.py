@@ -39,6 +39,7 @@ on the device; on cuda, torch.cuda.synchronize() precedes every clock read, and 
 GPU's name, PyTorch's peak allocated memory and torch.backends.cuda.matmul.allow_tf32. That flag
 is left at PyTorch's default (False: fp32 matmuls are true fp32 SGEMM, no TF32), the precision of
 prefopt's cuBLAS SGEMM (CUBLAS_DEFAULT_MATH). --world-size > 1 is CPU only (gloo).
+--tf32 (cuda only) sets it True, the peer of prefopt's --tf32 (set_cuda_tf32: CUBLAS_TF32_TENSOR_OP_MATH).
 
 Timing: wall clock after every step; the measured time is from the end of the last warm-up step to
 the end of the last measured step. tokens/s counts real (unpadded) tokens; padded_fraction =
@@ -91,6 +92,7 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--world-size", type=int, default=1, help="DDP processes (gloo); --batch is then the global batch")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="cuda: TF32 matmuls (torch.backends.cuda.matmul.allow_tf32 = True)")
     a = ap.parse_args()
     if a.workload == "real" and not a.pairs:
         ap.error("--workload real needs --pairs")
@@ -272,6 +274,10 @@ def main(rank=0, world=1):
         dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29517", rank=rank, world_size=world)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("pytorch_dpo_step.py: --device cuda but torch.cuda.is_available() is False")
+    if args.tf32 and args.device != "cuda":
+        raise SystemExit("pytorch_dpo_step.py: --tf32 needs --device cuda")
+    if args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
     dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -19,6 +19,7 @@ is preceded by torch.cuda.synchronize(), and the JSON adds the GPU's name, the p
 allocated by PyTorch and torch.backends.cuda.matmul.allow_tf32. That flag is left at PyTorch's
 default (False since 1.12: fp32 matmuls run as true fp32 SGEMM, not TF32) — the precision of
 prefopt's cuBLAS SGEMM (CUBLAS_DEFAULT_MATH), so both sides do the same arithmetic.
+--tf32 (cuda only) sets it True, the peer of prefopt's --tf32 (set_cuda_tf32: CUBLAS_TF32_TENSOR_OP_MATH).
 
 Threads: Debian's python3-torch calls the system libblas.so.3 (BLAS_INFO=generic). With OpenBLAS
 (libopenblas0-pthread) GEMMs run on OpenBLAS's own pthreads, which torch.set_num_threads does not
@@ -47,6 +48,7 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="cuda: TF32 matmuls (torch.backends.cuda.matmul.allow_tf32 = True)")
     return ap.parse_args()
 
 
@@ -128,6 +130,10 @@ def matmul_gflops(n=1024, reps=20):
 def main():
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("pytorch_gpt2_step.py: --device cuda but torch.cuda.is_available() is False")
+    if args.tf32 and args.device != "cuda":
+        raise SystemExit("pytorch_gpt2_step.py: --tf32 needs --device cuda")
+    if args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = dict(gpt2_torch.CONFIGS[args.config])
