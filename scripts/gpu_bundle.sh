@@ -43,6 +43,15 @@ die() { printf '[gpu_bundle] error: %s\n' "$*" >&2; exit 1; }
 SHARED_DIR="$(cd "${SHARED_SRC}" && pwd -P)"
 
 # ---- build ---------------------------------------------------------------------------------------
+# A build directory made from another checkout cannot be reconfigured for this one (CMake refuses a
+# different source directory, and the binaries would carry that checkout's paths): start it afresh.
+if [ -f "${BUILD_DIR}/CMakeCache.txt" ]; then
+  cached_src="$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "${BUILD_DIR}/CMakeCache.txt")"
+  if [ "$(cd "${cached_src}" 2>/dev/null && pwd -P)" != "$(cd "${REPO_ROOT}" && pwd -P)" ]; then
+    say "${BUILD_DIR} was configured for ${cached_src}, not ${REPO_ROOT}: removing it"
+    rm -rf "${BUILD_DIR}"
+  fi
+fi
 say "configure ${BUILD_DIR} (Release, CUDA arch 90, tests+examples+benchmarks, no MPI, no -march=native)"
 cmake -S "${REPO_ROOT}" -B "${BUILD_DIR}" -DCMAKE_BUILD_TYPE=Release \
   -DPREFOPT_BUILD_TESTS=ON -DPREFOPT_BUILD_EXAMPLES=ON -DPREFOPT_BUILD_BENCHMARKS=ON \
