@@ -5,10 +5,14 @@
 
 #include <sys/resource.h>
 
+#include <boost/program_options.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +20,7 @@
 
 #include "prefopt/core/random.hpp"
 #include "prefopt/data/tokenize_pair.hpp"
+#include "prefopt/model/gpt2_config.hpp"
 
 namespace prefopt::bench {
 
@@ -71,6 +76,34 @@ struct RunOptions {
   /// 512-row shapes of the GEMM peak: 512 rows are small for a GPU.
   bool gemm_at_batch_rows = false;
 };
+
+/// Parses the flags into vm. Returns the exit status when the program should stop — 2 after
+/// printing a parse error and the options, 0 after printing --help — and nothing to go on.
+inline std::optional<int> parse_flags(const boost::program_options::options_description& opts, int argc, char** argv,
+                                      boost::program_options::variables_map& vm, const std::string& prog) {
+  namespace po = boost::program_options;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << prog << ": " << e.what() << "\n" << opts;
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  return std::nullopt;
+}
+
+/// The benchmarks' model configurations by name: "small" (4 layers, 4 heads, 256 wide) or "124m";
+/// nothing, after saying so, for another name.
+inline std::optional<Gpt2Config> config_by_name(const std::string& name, const std::string& prog) {
+  if (name == "small") return Gpt2Config::small();
+  if (name == "124m") return Gpt2Config::gpt2_124m();
+  std::cerr << prog << ": --config must be small or 124m, got " << name << "\n";
+  return std::nullopt;
+}
 
 /// The "equal" workload: n pairs of seeded random ids, every prompt prompt_len tokens and every
 /// completion completion_len tokens (so every micro-batch has the same shape, however sharded).

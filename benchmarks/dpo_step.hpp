@@ -47,6 +47,7 @@
 #include <iostream>
 #include <memory>
 #include <streambuf>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,24 +118,10 @@ int run_dpo_step(int argc, char** argv, const RunOptions& ro) {
       ("seed", po::value(&seed)->default_value(seed), "seed (weights, equal-workload ids, trainer)")
       ("output-dir", po::value(&output_dir), "trainer output directory (default: a fresh temp dir, removed after)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << prog << ": " << e.what() << "\n" << opts;
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  Gpt2Config config;
-  if (config_name == "small") config = Gpt2Config::small();
-  else if (config_name == "124m") config = Gpt2Config::gpt2_124m();
-  else {
-    std::cerr << prog << ": --config must be small or 124m, got " << config_name << "\n";
-    return 2;
-  }
+  if (const auto status = bench::parse_flags(opts, argc, argv, vm, prog)) return *status;
+  const std::optional<Gpt2Config> maybe_config = bench::config_by_name(config_name, prog);
+  if (!maybe_config) return 2;
+  const Gpt2Config config = *maybe_config;
   if ((workload != "equal" && workload != "real") || (reference != "precompute" && reference != "model") ||
       (workload == "real" && pairs_path.empty()) || steps < 1 || warmup < 1 || batch < 1) {
     std::cerr << prog << ": need --workload equal|real (real with --pairs), --reference precompute|model, "

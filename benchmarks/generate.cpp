@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "bench_common.hpp"
@@ -62,24 +63,10 @@ int main(int argc, char** argv) {
       ("recompute-repeats", po::value(&recompute_repeats)->default_value(recompute_repeats),
        "timed recomputation runs (median; 0 skips the baseline)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "bench_generate: " << e.what() << "\n" << opts;
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  Gpt2Config config;
-  if (config_name == "small") config = Gpt2Config::small();
-  else if (config_name == "124m") config = Gpt2Config::gpt2_124m();
-  else {
-    std::cerr << "bench_generate: --config must be small or 124m, got " << config_name << "\n";
-    return 2;
-  }
+  if (const auto status = bench::parse_flags(opts, argc, argv, vm, "bench_generate")) return *status;
+  const std::optional<Gpt2Config> maybe_config = bench::config_by_name(config_name, "bench_generate");
+  if (!maybe_config) return 2;
+  const Gpt2Config config = *maybe_config;
 
   try {
     Model model(config, CpuDevice{}, GradientMemory::none);

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,24 +110,10 @@ int run_gpt2_step(int argc, char** argv, const RunOptions& ro) {
       ("warmup", po::value(&warmup)->default_value(warmup), "untimed steps first")
       ("gemm-peak", po::value(&gemm)->default_value(gemm), "also measure the fp32 GEMM peak");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << prog << ": " << e.what() << "\n" << opts;
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  Gpt2Config config;
-  if (config_name == "small") config = Gpt2Config::small();
-  else if (config_name == "124m") config = Gpt2Config::gpt2_124m();
-  else {
-    std::cerr << prog << ": --config must be small or 124m, got " << config_name << "\n";
-    return 2;
-  }
+  if (const auto status = bench::parse_flags(opts, argc, argv, vm, prog)) return *status;
+  const std::optional<Gpt2Config> maybe_config = bench::config_by_name(config_name, prog);
+  if (!maybe_config) return 2;
+  const Gpt2Config config = *maybe_config;
   if (const int status = ro.device_ready(); status != 0) return status;
 
   try {

@@ -28,7 +28,6 @@ govern, so OPENBLAS_NUM_THREADS is set to --threads before torch is imported.
 import argparse
 import json
 import os
-import re
 import resource
 import statistics
 import sys
@@ -60,6 +59,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests", "reference"))
 import gpt2_torch  # noqa: E402
+from peer_common import blas_summary, cuda_summary  # noqa: E402
 
 
 class Gpt2Parameters(torch.nn.Module):
@@ -72,39 +72,6 @@ class Gpt2Parameters(torch.nn.Module):
             p = torch.nn.Parameter(t)
             self.register_parameter(name.replace(".", "__"), p)
             self.hf[name] = p
-
-
-def cuda_summary():
-    """The GPU and the fp32 matmul precision in force (each field guarded: a renamed API must not
-    lose the measurement)."""
-    fields = {
-        "gpu": lambda: torch.cuda.get_device_name(),
-        "cuda": lambda: torch.version.cuda,
-        "allow_tf32": lambda: torch.backends.cuda.matmul.allow_tf32,
-        "matmul_fp32_precision": lambda: str(getattr(torch.backends.cuda.matmul, "fp32_precision", "n/a")),
-        "float32_matmul_precision": lambda: torch.get_float32_matmul_precision(),
-        "gpu_max_memory_allocated_mib": lambda: torch.cuda.max_memory_allocated() / 1048576.0,
-    }
-    out = {}
-    for key, get in fields.items():
-        try:
-            out[key] = get()
-        except Exception as e:  # noqa: BLE001
-            out[key] = f"unavailable: {e}"
-    return out
-
-
-def blas_summary():
-    """(what torch.__config__.show() says about BLAS, the BLAS library actually mapped in)."""
-    match = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
-    info = match.group(1) if match else "unknown"
-    libs = set()
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if "blas" in os.path.basename(path):
-                libs.add(os.path.realpath(path))
-    return f"BLAS_INFO={info}", sorted(libs)
 
 
 def sync():
