@@ -24,10 +24,9 @@ __global__ void __launch_bounds__(att_threads)
   const index_t task = static_cast<index_t>(blockIdx.x) * (att_threads / warp_size) + threadIdx.x / warp_size;
   if (task >= tasks) return;  // whole warps leave together: the shuffles below see full warps
   const int lane = threadIdx.x % warp_size;
-  const index_t n = task / n_head, h = task % n_head;
-  const index_t s = functors::sequence_of(seq_offsets, n_seq, n);
-  const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
-  S* p = att + att_offsets[s] + h * L * L + i * L;
+  const functors::AttentionTask t = functors::attention_task(seq_offsets, att_offsets, n_seq, n_head, task);
+  const index_t L = t.L, i = t.i;
+  S* p = att + t.row;
   S mx = -INFINITY;
   for (index_t j = lane; j <= i; j += warp_size) mx = p[j] > mx ? p[j] : mx;
   mx = warp_max(mx);
@@ -50,12 +49,10 @@ __global__ void __launch_bounds__(att_threads)
   const index_t task = static_cast<index_t>(blockIdx.x) * (att_threads / warp_size) + threadIdx.x / warp_size;
   if (task >= tasks) return;
   const int lane = threadIdx.x % warp_size;
-  const index_t n = task / n_head, h = task % n_head;
-  const index_t s = functors::sequence_of(seq_offsets, n_seq, n);
-  const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
-  const index_t row = att_offsets[s] + h * L * L + i * L;
-  const S* p = att + row;
-  S* ds = datt + row;
+  const functors::AttentionTask t = functors::attention_task(seq_offsets, att_offsets, n_seq, n_head, task);
+  const index_t L = t.L, i = t.i;
+  const S* p = att + t.row;
+  S* ds = datt + t.row;
   S dot = 0;
   for (index_t j = lane; j <= i; j += warp_size) dot += p[j] * ds[j];
   dot = warp_sum(dot);

@@ -37,6 +37,21 @@ PREFOPT_HOST_DEVICE inline index_t sequence_of(const index_t* seq_offsets, index
   return lo;
 }
 
+// Where the task (token row n, head h) of a packed batch sits: its sequence's first row o and
+// length L, its position i in the sequence, and the start of its row of the (L, L) block of head h
+// in att / datt (att_offsets[s] + h·L·L + i·L). One task per (row, head) is how every row kernel
+// of the attention is laid out (tasks n·n_head + h).
+struct AttentionTask {
+  index_t h, o, L, i, row;
+};
+PREFOPT_HOST_DEVICE inline AttentionTask attention_task(const index_t* seq_offsets, const index_t* att_offsets,
+                                                        index_t n_seq, index_t n_head, index_t task) {
+  const index_t n = task / n_head, h = task % n_head;
+  const index_t s = sequence_of(seq_offsets, n_seq, n);
+  const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
+  return AttentionTask{h, o, L, i, att_offsets[s] + h * L * L + i * L};
+}
+
 template <class S>
 struct AttentionForward {
   S* out;
@@ -46,11 +61,10 @@ struct AttentionForward {
   const index_t* att_offsets;
   index_t n_seq, n_head, C;
   PREFOPT_HOST_DEVICE void operator()(index_t task) const {
-    const index_t n = task / n_head, h = task % n_head, hd = C / n_head, C3 = 3 * C;
-    const index_t s = sequence_of(seq_offsets, n_seq, n);
-    const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
+    const AttentionTask t = attention_task(seq_offsets, att_offsets, n_seq, n_head, task);
+    const index_t h = t.h, o = t.o, L = t.L, i = t.i, n = o + i, hd = C / n_head, C3 = 3 * C;
     const S scale = S(1) / std::sqrt(static_cast<S>(hd));
-    S* p = att + att_offsets[s] + h * L * L + i * L;
+    S* p = att + t.row;
     const S* q = qkv + n * C3 + h * hd;
     S mx = 0;
     for (index_t j = 0; j <= i; ++j) {
@@ -88,12 +102,11 @@ struct AttentionBackwardQuery {
   const index_t* att_offsets;
   index_t n_seq, n_head, C;
   PREFOPT_HOST_DEVICE void operator()(index_t task) const {
-    const index_t n = task / n_head, h = task % n_head, hd = C / n_head, C3 = 3 * C;
-    const index_t s = sequence_of(seq_offsets, n_seq, n);
-    const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
+    const AttentionTask t = attention_task(seq_offsets, att_offsets, n_seq, n_head, task);
+    const index_t h = t.h, o = t.o, L = t.L, i = t.i, n = o + i, hd = C / n_head, C3 = 3 * C;
     const S scale = S(1) / std::sqrt(static_cast<S>(hd));
-    const S* p = att + att_offsets[s] + h * L * L + i * L;
-    S* ds = datt + att_offsets[s] + h * L * L + i * L;
+    const S* p = att + t.row;
+    S* ds = datt + t.row;
     const S* dy = dout + n * C + h * hd;
     S dot = 0;
     for (index_t j = 0; j <= i; ++j) {
@@ -127,12 +140,11 @@ struct AttentionBackwardKey {
   const index_t* att_offsets;
   index_t n_seq, n_head, C;
   PREFOPT_HOST_DEVICE void operator()(index_t task) const {
-    const index_t n = task / n_head, h = task % n_head, hd = C / n_head, C3 = 3 * C;
-    const index_t s = sequence_of(seq_offsets, n_seq, n);
-    const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, j = n - o;
+    const AttentionTask t = attention_task(seq_offsets, att_offsets, n_seq, n_head, task);  // key row j = t.i
+    const index_t h = t.h, o = t.o, L = t.L, j = t.i, n = o + j, hd = C / n_head, C3 = 3 * C;
     const S scale = S(1) / std::sqrt(static_cast<S>(hd));
-    const S* block_p = att + att_offsets[s] + h * L * L;
-    const S* block_ds = datt + att_offsets[s] + h * L * L;
+    const S* block_p = att + t.row - j * L;  // the block's start
+    const S* block_ds = datt + t.row - j * L;
     S* dk = dqkv + n * C3 + C + h * hd;
     S* dv = dqkv + n * C3 + 2 * C + h * hd;
     for (index_t c = 0; c < hd; ++c) dk[c] = dv[c] = 0;
@@ -158,10 +170,9 @@ struct CausalSoftmaxForward {
   const index_t* att_offsets;
   index_t n_seq, n_head;
   PREFOPT_HOST_DEVICE void operator()(index_t task) const {
-    const index_t n = task / n_head, h = task % n_head;
-    const index_t s = sequence_of(seq_offsets, n_seq, n);
-    const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
-    S* p = att + att_offsets[s] + h * L * L + i * L;
+    const AttentionTask t = attention_task(seq_offsets, att_offsets, n_seq, n_head, task);
+    const index_t L = t.L, i = t.i;
+    S* p = att + t.row;
     S mx = p[0];
     for (index_t j = 1; j <= i; ++j) mx = p[j] > mx ? p[j] : mx;
     S sum = 0;
@@ -184,12 +195,10 @@ struct CausalSoftmaxBackward {
   const index_t* att_offsets;
   index_t n_seq, n_head;
   PREFOPT_HOST_DEVICE void operator()(index_t task) const {
-    const index_t n = task / n_head, h = task % n_head;
-    const index_t s = sequence_of(seq_offsets, n_seq, n);
-    const index_t o = seq_offsets[s], L = seq_offsets[s + 1] - o, i = n - o;
-    const index_t row = att_offsets[s] + h * L * L + i * L;
-    const S* p = att + row;
-    S* ds = datt + row;
+    const AttentionTask t = attention_task(seq_offsets, att_offsets, n_seq, n_head, task);
+    const index_t L = t.L, i = t.i;
+    const S* p = att + t.row;
+    S* ds = datt + t.row;
     S dot = 0;
     for (index_t j = 0; j <= i; ++j) dot += p[j] * ds[j];
     for (index_t j = 0; j <= i; ++j) ds[j] = p[j] * (ds[j] - dot);
