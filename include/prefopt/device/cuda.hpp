@@ -148,18 +148,18 @@ struct CudaSystemTraits {
     check("matmul_forward");
   }
 
-  /// Row-major batched GEMM: for b < batch, C_b = alpha·op(A_b)·op(B_b) + beta·C_b with
+  /// Row-major batched GEMM: for b < batch, C_b = alpha·op(A_b)·op(B_b) (=) with
   /// X_b = X + b·stride_x, ld = row stride, op(A_b) (M, K), op(B_b) (K, N) (OmpTraits has the same
   /// contract over Eigen). On column-major cuBLAS: Cᵀ = op(B)ᵀ·op(A)ᵀ, operands swapped, each
   /// keeping its transpose flag.
   template <class S>
   static void gemm_batched(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, S alpha, const S* A,
-                           index_t lda, index_t stride_a, const S* B, index_t ldb, index_t stride_b, S beta, S* C,
+                           index_t lda, index_t stride_a, const S* B, index_t ldb, index_t stride_b, S* C,
                            index_t ldc, index_t stride_c, index_t batch) {
     if (M <= 0 || N <= 0 || batch <= 0) return;
     cuda_detail::gemm_strided_batched(trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                       static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), alpha, B,
-                                      static_cast<int>(ldb), stride_b, A, static_cast<int>(lda), stride_a, beta, C,
+                                      static_cast<int>(ldb), stride_b, A, static_cast<int>(lda), stride_a, S(0), C,
                                       static_cast<int>(ldc), stride_c, static_cast<int>(batch));
     check("gemm_batched");
   }

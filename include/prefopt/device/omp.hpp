@@ -37,12 +37,12 @@ struct OmpTraits {
     cpu::matmul_backward(cpu::CpuDevice{}, dinp, dweight, dbias, dout, inp, weight, rows, in_dim, out_dim, layout);
   }
   /// Row-major batched GEMM (the contract of CudaSystemTraits::gemm_batched): for b < batch,
-  /// C_b = alpha·op(A_b)·op(B_b) + beta·C_b, X_b = X + b·stride_x, ld = row stride, op(A_b) (M, K),
-  /// op(B_b) (K, N); C is not read when beta is 0. The batch runs over OpenMP threads, each
-  /// product a single-threaded Eigen GEMM (as the CPU device's attention does).
+  /// C_b = alpha·op(A_b)·op(B_b) (=, C not read), X_b = X + b·stride_x, ld = row stride,
+  /// op(A_b) (M, K), op(B_b) (K, N). The batch runs over OpenMP threads, each product a
+  /// single-threaded Eigen GEMM (as the CPU device's attention does).
   template <class S>
   static void gemm_batched(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, S alpha, const S* A,
-                           index_t lda, index_t stride_a, const S* B, index_t ldb, index_t stride_b, S beta, S* C,
+                           index_t lda, index_t stride_a, const S* B, index_t ldb, index_t stride_b, S* C,
                            index_t ldc, index_t stride_c, index_t batch) {
     using Map = Eigen::Map<const cpu::RowMatrix<S>, 0, Eigen::OuterStride<>>;
     PREFOPT_OMP(omp parallel for schedule(dynamic, 1) if (batch > 1))
@@ -50,18 +50,10 @@ struct OmpTraits {
       const Map a(A + b * stride_a, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
       const Map bm(B + b * stride_b, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
       cpu::StridedMap<S> c(C + b * stride_c, M, N, Eigen::OuterStride<>(ldc));
-      if (beta == S(0)) {
-        if (trans_a && trans_b) c.noalias() = alpha * (a.transpose() * bm.transpose());
-        else if (trans_a) c.noalias() = alpha * (a.transpose() * bm);
-        else if (trans_b) c.noalias() = alpha * (a * bm.transpose());
-        else c.noalias() = alpha * (a * bm);
-      } else {
-        if (beta != S(1)) c *= beta;
-        if (trans_a && trans_b) c.noalias() += alpha * (a.transpose() * bm.transpose());
-        else if (trans_a) c.noalias() += alpha * (a.transpose() * bm);
-        else if (trans_b) c.noalias() += alpha * (a * bm.transpose());
-        else c.noalias() += alpha * (a * bm);
-      }
+      if (trans_a && trans_b) c.noalias() = alpha * (a.transpose() * bm.transpose());
+      else if (trans_a) c.noalias() = alpha * (a.transpose() * bm);
+      else if (trans_b) c.noalias() = alpha * (a * bm.transpose());
+      else c.noalias() = alpha * (a * bm);
     }
   }
 };

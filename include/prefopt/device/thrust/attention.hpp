@@ -287,14 +287,14 @@ void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* q
   for (index_t s = 0; s < n_seq; ++s) {  // S_h = scale·Q_h·K_hᵀ, head h's block at stride L·L
     const index_t o = so[s], L = so[s + 1] - o;
     if (L == 0) continue;
-    Traits::gemm_batched(false, true, L, L, hd, scale, qkv + o * C3, C3, hd, qkv + o * C3 + C, C3, hd, S(0),
+    Traits::gemm_batched(false, true, L, L, hd, scale, qkv + o * C3, C3, hd, qkv + o * C3 + C, C3, hd,
                          att + ao[s], L, L * L, n_head);
   }
   causal_softmax_forward(d, att, seq_offsets, att_offsets, n_seq, n_head, so[n_seq]);
   for (index_t s = 0; s < n_seq; ++s) {  // O_h = P_h·V_h into head h's columns of out
     const index_t o = so[s], L = so[s + 1] - o;
     if (L == 0) continue;
-    Traits::gemm_batched(false, false, L, hd, L, S(1), att + ao[s], L, L * L, qkv + o * C3 + 2 * C, C3, hd, S(0),
+    Traits::gemm_batched(false, false, L, hd, L, S(1), att + ao[s], L, L * L, qkv + o * C3 + 2 * C, C3, hd,
                          out + o * C, C, hd, n_head);
   }
 }
@@ -312,18 +312,18 @@ void attention_backward(const ThrustDevice<Traits>& d, S* dqkv, S* datt, const S
   for (index_t s = 0; s < n_seq; ++s) {  // dP_h = dO_h·V_hᵀ;  dV_h = P_hᵀ·dO_h
     const index_t o = so[s], L = so[s + 1] - o;
     if (L == 0) continue;
-    Traits::gemm_batched(false, true, L, L, hd, S(1), dout + o * C, C, hd, qkv + o * C3 + 2 * C, C3, hd, S(0),
+    Traits::gemm_batched(false, true, L, L, hd, S(1), dout + o * C, C, hd, qkv + o * C3 + 2 * C, C3, hd,
                          datt + ao[s], L, L * L, n_head);
-    Traits::gemm_batched(true, false, L, hd, L, S(1), att + ao[s], L, L * L, dout + o * C, C, hd, S(0),
+    Traits::gemm_batched(true, false, L, hd, L, S(1), att + ao[s], L, L * L, dout + o * C, C, hd,
                          dqkv + o * C3 + 2 * C, C3, hd, n_head);
   }
   causal_softmax_backward(d, datt, att, seq_offsets, att_offsets, n_seq, n_head, so[n_seq]);
   for (index_t s = 0; s < n_seq; ++s) {  // dQ_h = scale·dS_h·K_h;  dK_h = scale·dS_hᵀ·Q_h
     const index_t o = so[s], L = so[s + 1] - o;
     if (L == 0) continue;
-    Traits::gemm_batched(false, false, L, hd, L, scale, datt + ao[s], L, L * L, qkv + o * C3 + C, C3, hd, S(0),
+    Traits::gemm_batched(false, false, L, hd, L, scale, datt + ao[s], L, L * L, qkv + o * C3 + C, C3, hd,
                          dqkv + o * C3, C3, hd, n_head);
-    Traits::gemm_batched(true, false, L, hd, L, scale, datt + ao[s], L, L * L, qkv + o * C3, C3, hd, S(0),
+    Traits::gemm_batched(true, false, L, hd, L, scale, datt + ao[s], L, L * L, qkv + o * C3, C3, hd,
                          dqkv + o * C3 + C, C3, hd, n_head);
   }
 }
