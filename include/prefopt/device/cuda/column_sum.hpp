@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Column sums for CudaDevice (nvcc only): out[c] += Σ_r in[r, c] over a row-major (rows, cols)
 // matrix — the dense layers' bias gradient. The portable form gives one thread per column walking
-// every row (cols threads: 768 for GPT-2's projections, far too few to fill a GPU); this is the
-// LayerNorm parameter gradients' deterministic two-pass scheme (device/cuda/layernorm.hpp): pass 1
+// every row (cols threads: 768 for GPT-2's projections, far too few to fill a GPU); this is a
+// deterministic two-pass scheme, whose second pass the LayerNorm parameter gradients share
+// (device/cuda/layernorm.hpp computes its own pass-1 partials): pass 1
 // gives one thread per (column, chunk of `colsum_rows_per_chunk` rows) the chunk's sum in row
 // order (consecutive threads, consecutive columns: coalesced), pass 2 one thread per column adding
 // the chunks in chunk order onto out. Fixed order, no atomics: the same result every run.

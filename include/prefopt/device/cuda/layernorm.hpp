@@ -3,17 +3,19 @@
 // gradient — lanes stride the row (coalesced), warp_sum (reduce.hpp) closes each sum in a fixed
 // butterfly — and a deterministic two-pass column reduction for the parameter gradients: pass 1
 // gives one thread per (channel, chunk of `ln_rows_per_chunk` rows) the chunk's sum in row
-// order, pass 2 one thread per channel adding the chunks in chunk order onto dweight/dbias.
+// order, pass 2 one thread per channel adding the chunks in chunk order onto dweight/dbias
+// (column_sum.hpp's second pass, shared with the bias gradient).
 // Same arithmetic as the portable twin (device/thrust/layernorm.hpp: two-pass variance, the same
 // gradient formula), different summation order: agreement to rounding (cuda_device_test.cu).
 #pragma once
 
+#include "prefopt/device/cuda/column_sum.hpp"
 #include "prefopt/device/cuda/reduce.hpp"
 
 namespace prefopt::thrust_device::cuda_kernels {
 
 constexpr int ln_threads = 256;  // 8 warps, 8 rows per block
-constexpr index_t ln_rows_per_chunk = 32;
+constexpr index_t ln_rows_per_chunk = colsum_rows_per_chunk;  // the chunks of column_sum.hpp's pass 2
 
 template <class S>
 __global__ void __launch_bounds__(ln_threads)
@@ -85,21 +87,6 @@ __global__ void layernorm_param_partials_kernel(S* partial_w, S* partial_b, cons
   partial_b[chunk * C + c] = db;
 }
 
-// Pass 2: dweight[c] += Σ_chunk partial_w[chunk, c], chunks in order.
-template <class S>
-__global__ void layernorm_param_sum_kernel(S* dweight, S* dbias, const S* partial_w, const S* partial_b,
-                                           index_t chunks, index_t C) {
-  const index_t c = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= C) return;
-  S dw = 0, db = 0;
-  for (index_t k = 0; k < chunks; ++k) {
-    dw += partial_w[k * C + c];
-    db += partial_b[k * C + c];
-  }
-  dweight[c] += dw;
-  dbias[c] += db;
-}
-
 template <class S>
 void layernorm_forward(S* out, S* mean, S* rstd, const S* inp, const S* weight, const S* bias, index_t rows,
                        index_t C, S eps) {
@@ -120,7 +107,9 @@ void layernorm_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* i
   S* partial = static_cast<S*>(scratch(static_cast<std::size_t>(2 * chunks * C) * sizeof(S)));
   const dim3 grid(grid_size(C, 128), static_cast<unsigned>(chunks));
   layernorm_param_partials_kernel<S><<<grid, 128>>>(partial, partial + chunks * C, dout, inp, mean, rstd, rows, C);
-  layernorm_param_sum_kernel<S><<<grid_size(C, 128), 128>>>(dweight, dbias, partial, partial + chunks * C, chunks, C);
+  // Pass 2 (column_sum.hpp): dweight[c] += Σ_chunk partial_w[chunk, c], chunks in order; dbias alike.
+  column_sum_accumulate_kernel<S><<<grid_size(C, colsum_threads), colsum_threads>>>(dweight, partial, chunks, C);
+  column_sum_accumulate_kernel<S><<<grid_size(C, colsum_threads), colsum_threads>>>(dbias, partial + chunks * C, chunks, C);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels
