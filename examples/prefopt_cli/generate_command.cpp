@@ -90,7 +90,7 @@ int generate_command(int argc, char** argv) {
   }
 
   const Gpt2Tokenizer tok = Gpt2Tokenizer::from_directory(tokenizer_dir_for(model_dir, tokenizer));
-  auto model = load_cpu_model(model_dir, GradientMemory::none);
+  auto model = load_pretrained<CpuModel>(model_dir, GradientMemory::none);
   g.eos_token_id = model->config().eos_token_id;  // checked against the vocabulary when loaded
   std::vector<std::vector<token_t>> ids;
   for (const auto& p : prompts) ids.push_back(tok.encode(p));

@@ -98,9 +98,9 @@ int score_command(int argc, char** argv) {
     return 0;
   const std::string tok_dir = tokenizer_dir_for(model, tokenizer);
   const Gpt2Tokenizer tok = Gpt2Tokenizer::from_directory(tok_dir);
-  auto policy = load_cpu_model(model, GradientMemory::none);
+  auto policy = load_pretrained<CpuModel>(model, GradientMemory::none);
   std::unique_ptr<CpuModel> reference;
-  if (!ref.empty()) reference = load_cpu_model(ref, GradientMemory::none);
+  if (!ref.empty()) reference = load_pretrained<CpuModel>(ref, GradientMemory::none);
   data.pairs = pairs_path;
   data.length_mode = "truncate";
   PairStageReport report;

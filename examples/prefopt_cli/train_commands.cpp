@@ -41,7 +41,7 @@ void print_result(const TrainResult& r) {
 template <class Loss>
 int run_training(RunFlags& f, const Loss& loss, std::vector<TokenizedPair> train, std::vector<TokenizedPair> eval,
                  const std::string& tokenizer_dir) {
-  auto policy = load_cpu_model(f.model);
+  auto policy = load_pretrained<CpuModel>(f.model);
   std::cout << "[model] " << f.model << ": " << policy->num_parameters() << " parameters\n";
   CliComm& comm = communicator();
   Trainer<CpuModel, Loss, void, CliComm> trainer(*policy, loss, f.config, std::move(train), std::move(eval), comm);
@@ -57,7 +57,7 @@ int run_training(RunFlags& f, const Loss& loss, std::vector<TokenizedPair> train
   std::unique_ptr<CpuModel> reference;
   if constexpr (Loss::needs_reference) {
     const std::string ref_dir = f.ref.empty() ? f.model : f.ref;
-    reference = load_cpu_model(ref_dir, GradientMemory::none);
+    reference = load_pretrained<CpuModel>(ref_dir, GradientMemory::none);
     if (f.precompute) {
       trainer.precompute_reference(*reference);
       reference.reset();  // the numbers are cached; the weights are not needed any more

@@ -31,11 +31,6 @@ namespace prefopt::cli {
 
 using CpuModel = Gpt2<CpuDevice, float>;
 
-/// Loads an HF GPT-2 directory into a CPU model (with or without a gradient block).
-inline std::unique_ptr<CpuModel> load_cpu_model(const std::string& dir, GradientMemory gradients = GradientMemory::allocate) {
-  return load_pretrained<CpuModel>(dir, gradients);
-}
-
 /// The tokenizer of a model directory when it has one, else `fallback`.
 inline std::string tokenizer_dir_for(const std::string& model_dir, const std::string& fallback) {
   std::error_code ec;
