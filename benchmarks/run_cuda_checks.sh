@@ -29,7 +29,7 @@ mkdir -p "${OUT}"
 OUT="$(cd "${OUT}" && pwd)"
 LOG="${OUT}/checks.log"; ENV_LOG="${OUT}/env.log"; TESTS_LOG="${OUT}/tests.log"; BENCH_LOG="${OUT}/bench.log"
 LME_LOG="${OUT}/let_me_explain.log"; RESULTS="${OUT}/cuda_results.jsonl"; SUMMARY="${OUT}/summary.txt"
-: >"${LOG}"; : >"${RESULTS}"
+: >"${LOG}"; : >"${RESULTS}"; : >"${TESTS_LOG}"; : >"${BENCH_LOG}"; : >"${LME_LOG}"  # a rerun starts them afresh
 TMP="$(mktemp -d)"
 trap 'rm -rf "${TMP}"' EXIT
 
@@ -82,35 +82,30 @@ PREFOPT_LD="${BUNDLE}/lib${CUDA_DIRS:+:${CUDA_DIRS}}"
 # machine's glibc is too old for those, through the bundled glibc's loader; or with this machine's
 # own libstdc++/libgcc_s/libgomp. PX prefixes every prefopt command (never the python peers).
 probe() { timeout 30 "$@" "${BUNDLE}/bin/bench_cuda_step" train --help >"${TMP}/probe.out" 2>&1; }
-PX=(env "LD_LIBRARY_PATH=${PREFOPT_LD}")
-LINK_MODE="bundle-libs"
+use_mode() {  # sets PX and LINK_MODE for one of the three ways
+  LINK_MODE="$1"
+  case "$1" in
+    bundle-libs) PX=(env "LD_LIBRARY_PATH=${PREFOPT_LD}") ;;
+    bundled-glibc-loader) PX=("${BUNDLE}/glibc/ld-linux-x86-64.so.2" --library-path "${PREFOPT_LD}:${BUNDLE}/glibc") ;;
+    host-libstdc++)
+      mkdir -p "${TMP}/lib"
+      for f in "${BUNDLE}"/lib/*; do
+        case "$(basename "${f}")" in libstdc++*|libgcc_s*|libgomp*) ;; *) ln -sf "${f}" "${TMP}/lib/" ;; esac
+      done
+      PX=(env "LD_LIBRARY_PATH=${TMP}/lib${CUDA_DIRS:+:${CUDA_DIRS}}") ;;
+  esac
+}
 FORCE="${FORCE_LINK_MODE:-}"  # bundle-libs | bundled-glibc-loader | host-libstdc++: skip the probing
-if [ "${FORCE}" = bundled-glibc-loader ]; then
-  PX=("${BUNDLE}/glibc/ld-linux-x86-64.so.2" --library-path "${PREFOPT_LD}:${BUNDLE}/glibc"); LINK_MODE="${FORCE}"
-elif [ "${FORCE}" = host-libstdc++ ]; then
-  mkdir -p "${TMP}/lib"
-  for f in "${BUNDLE}"/lib/*; do
-    case "$(basename "${f}")" in libstdc++*|libgcc_s*|libgomp*) ;; *) ln -s "${f}" "${TMP}/lib/" ;; esac
-  done
-  PX=(env "LD_LIBRARY_PATH=${TMP}/lib${CUDA_DIRS:+:${CUDA_DIRS}}"); LINK_MODE="${FORCE}"
-elif [ -n "${FORCE}" ] && [ "${FORCE}" != bundle-libs ]; then
-  say "WARNING: FORCE_LINK_MODE=${FORCE} unknown, probing"
-elif [ -n "${FORCE}" ]; then
-  :
-elif ! probe "${PX[@]}"; then
-  say "bench_cuda_step does not start with .gpu/lib: $(head -c 300 "${TMP}/probe.out")"
-  PX=("${BUNDLE}/glibc/ld-linux-x86-64.so.2" --library-path "${PREFOPT_LD}:${BUNDLE}/glibc")
-  LINK_MODE="bundled-glibc-loader"
-  if ! probe "${PX[@]}"; then
-    mkdir -p "${TMP}/lib"
-    for f in "${BUNDLE}"/lib/*; do
-      case "$(basename "${f}")" in libstdc++*|libgcc_s*|libgomp*) ;; *) ln -s "${f}" "${TMP}/lib/" ;; esac
-    done
-    PX=(env "LD_LIBRARY_PATH=${TMP}/lib${CUDA_DIRS:+:${CUDA_DIRS}}")
-    LINK_MODE="host-libstdc++"
-    probe "${PX[@]}" || say "WARNING: bench_cuda_step does not start in any mode: $(head -c 300 "${TMP}/probe.out")"
-  fi
-fi
+case "${FORCE}" in
+  bundle-libs|bundled-glibc-loader|host-libstdc++) use_mode "${FORCE}" ;;
+  *)
+    [ -n "${FORCE}" ] && say "WARNING: FORCE_LINK_MODE=${FORCE} unknown, probing"
+    for mode in bundle-libs bundled-glibc-loader host-libstdc++; do
+      use_mode "${mode}"
+      probe "${PX[@]}" && break
+      say "bench_cuda_step does not start as ${mode}: $(head -c 300 "${TMP}/probe.out")"
+    done ;;
+esac
 probe "${PX[@]}" || say "WARNING: bench_cuda_step --help fails as ${LINK_MODE}: $(head -c 300 "${TMP}/probe.out")"
 say "prefopt binaries start as: ${LINK_MODE} (${PX[*]})"
 
