@@ -154,6 +154,7 @@ struct PackedAttention {
   index_t n() const { return offsets.back(); }
   index_t n_seq() const { return static_cast<index_t>(offsets.size()) - 1; }
   index_t att_size() const { return att_offsets.back(); }
+  PackedOffsets view() const { return PackedOffsets::host_visible(offsets.data(), att_offsets.data(), n_seq()); }
 };
 }  // namespace
 
@@ -163,14 +164,13 @@ TEST_CASE("attention backward matches central differences over packed sequences"
   Vec qkv = random_vector(p.n() * 3 * p.C, 41), y(p.n() * p.C), att(p.att_size());
   const Vec probe = random_vector(p.n() * p.C, 42);
   auto loss = [&] {
-    attention_forward(dev, y.data(), att.data(), qkv.data(), p.offsets.data(),
-                           p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+    attention_forward(dev, y.data(), att.data(), qkv.data(), p.view(), p.n_head, p.C);
     return dot(probe, y.data());
   };
   loss();
   Vec dqkv(qkv.size(), 7.0), scratch(att.size());
   attention_backward(dev, dqkv.data(), scratch.data(), probe.data(), qkv.data(), att.data(),
-                          p.offsets.data(), p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+                          p.view(), p.n_head, p.C);
   check_gradient("attention dqkv", qkv.data(), static_cast<index_t>(qkv.size()), dqkv.data(), loss);
 }
 
@@ -179,15 +179,13 @@ TEST_CASE("packed attention equals each sequence alone and never looks ahead", "
   PackedAttention packed(lengths);
   Vec qkv = random_vector(packed.n() * 3 * packed.C, 51), y(packed.n() * packed.C),
       att(packed.att_size());
-  attention_forward(dev, y.data(), att.data(), qkv.data(), packed.offsets.data(),
-                         packed.att_offsets.data(), packed.n_seq(), packed.n_head, packed.C);
+  attention_forward(dev, y.data(), att.data(), qkv.data(), packed.view(), packed.n_head, packed.C);
   for (std::size_t s = 0; s < lengths.size(); ++s) {
     PackedAttention alone({lengths[s]});
     const index_t o = packed.offsets[s];
     Vec q1(qkv.begin() + o * 3 * packed.C, qkv.begin() + (o + lengths[s]) * 3 * packed.C);
     Vec y1(lengths[s] * packed.C), a1(alone.att_size());
-    attention_forward(dev, y1.data(), a1.data(), q1.data(), alone.offsets.data(),
-                           alone.att_offsets.data(), index_t{1}, packed.n_head, packed.C);
+    attention_forward(dev, y1.data(), a1.data(), q1.data(), alone.view(), packed.n_head, packed.C);
     for (index_t i = 0; i < lengths[s] * packed.C; ++i)
       CHECK(y1[i] == Approx(y[o * packed.C + i]).epsilon(1e-14));
   }
@@ -200,10 +198,8 @@ TEST_CASE("packed attention equals each sequence alone and never looks ahead", "
   Aligned qkv2 = qkv_a;
   for (index_t c = 0; c < 3 * packed.C; ++c) qkv2[(packed.n() - 1) * 3 * packed.C + c] += 1.0;
   Aligned y1a(y.size()), att1a(att.size()), y2(y.size()), att2(att.size());
-  attention_forward(dev, y1a.data(), att1a.data(), qkv_a.data(), packed.offsets.data(),
-                         packed.att_offsets.data(), packed.n_seq(), packed.n_head, packed.C);
-  attention_forward(dev, y2.data(), att2.data(), qkv2.data(), packed.offsets.data(),
-                         packed.att_offsets.data(), packed.n_seq(), packed.n_head, packed.C);
+  attention_forward(dev, y1a.data(), att1a.data(), qkv_a.data(), packed.view(), packed.n_head, packed.C);
+  attention_forward(dev, y2.data(), att2.data(), qkv2.data(), packed.view(), packed.n_head, packed.C);
   for (index_t i = 0; i < (packed.n() - 1) * packed.C; ++i) CHECK(y2[i] == y1a[i]);
 }
 
@@ -225,20 +221,47 @@ TEST_CASE("thrust attention (batched GEMMs + softmax rows) equals its portable o
     }
     const Vec qkv = random_vector(p.n() * 3 * p.C, 81), dy = random_vector(p.n() * p.C, 82);
     Vec y(p.n() * p.C, -1.0), att(p.att_size(), -1.0), ty(y.size(), -2.0), tatt(att.size(), -2.0);
-    attention_forward(dev, y.data(), att.data(), qkv.data(), p.offsets.data(), p.att_offsets.data(), p.n_seq(),
-                      p.n_head, p.C);
-    thrust_device::portable::attention_forward(dev, ty.data(), tatt.data(), qkv.data(), p.offsets.data(),
-                                               p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+    attention_forward(dev, y.data(), att.data(), qkv.data(), p.view(), p.n_head, p.C);
+    thrust_device::portable::attention_forward(dev, ty.data(), tatt.data(), qkv.data(), p.view(), p.n_head, p.C);
     for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == Approx(ty[i]).epsilon(1e-12).margin(1e-14));
     for (std::size_t i = 0; i < att.size(); ++i) REQUIRE(att[i] == Approx(tatt[i]).epsilon(1e-12).margin(1e-14));
     Vec dqkv(qkv.size(), 5.0), datt(att.size(), 5.0), tdqkv(qkv.size(), 6.0), tdatt(att.size(), 6.0);
-    attention_backward(dev, dqkv.data(), datt.data(), dy.data(), qkv.data(), att.data(), p.offsets.data(),
-                       p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+    attention_backward(dev, dqkv.data(), datt.data(), dy.data(), qkv.data(), att.data(), p.view(), p.n_head, p.C);
     thrust_device::portable::attention_backward(dev, tdqkv.data(), tdatt.data(), dy.data(), qkv.data(), att.data(),
-                                                p.offsets.data(), p.att_offsets.data(), p.n_seq(), p.n_head, p.C);
+                                                p.view(), p.n_head, p.C);
     for (std::size_t i = 0; i < dqkv.size(); ++i)
       REQUIRE(dqkv[i] == Approx(tdqkv[i]).epsilon(1e-11).margin(1e-13));
     for (std::size_t i = 0; i < datt.size(); ++i) REQUIRE(datt[i] == Approx(tdatt[i]).epsilon(1e-11).margin(1e-13));
+  }
+}
+
+// The thrust devices split embedding_backward's ids into residue classes so that a GPU runs
+// classes × C threads (64 on CUDA, 1 on the OpenMP twin); each gradient element is still summed by
+// one thread in row order, so every class count must give the CPU device's float bits exactly —
+// including counts above the vocabulary and ids repeated hundreds of times.
+TEST_CASE("thrust embedding backward gives the CPU device's bits for every number of id classes",
+          "[device][thrust]") {
+  const index_t n = 300, C = 37, V = 50, P = 64;
+  Random rng(97);
+  TVec<token_t> tokens(static_cast<std::size_t>(n)), positions(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) {
+    tokens[i] = static_cast<token_t>(i % 3 == 0 ? 7 : rng.below(static_cast<std::uint64_t>(V)));  // 7: 100 repeats
+    positions[i] = static_cast<token_t>(i % P);
+  }
+  const TVec<float> dout = to_float(random_vector(n * C, 98));
+  const TVec<float> t_prior = to_float(random_vector(V * C, 99)), p_prior = to_float(random_vector(P * C, 100));
+  std::vector<float> want_t(t_prior.begin(), t_prior.end()), want_p(p_prior.begin(), p_prior.end());
+  const std::vector<token_t> host_tokens(tokens.begin(), tokens.end()), host_positions(positions.begin(), positions.end());
+  const std::vector<float> host_dout(dout.begin(), dout.end());
+  cpu::embedding_backward(cpu::CpuDevice{}, want_t.data(), want_p.data(), host_dout.data(), host_tokens.data(),
+                          host_positions.data(), n, C);
+  for (const index_t classes : {index_t{1}, index_t{3}, index_t{64}, index_t{257}}) {
+    INFO("classes " << classes);
+    TVec<float> dwte = t_prior, dwpe = p_prior;
+    thrust_device::portable::embedding_backward(dev, dwte.data(), dwpe.data(), dout.data(), tokens.data(),
+                                                positions.data(), n, C, classes);
+    REQUIRE(std::vector<float>(dwte.begin(), dwte.end()) == want_t);
+    REQUIRE(std::vector<float>(dwpe.begin(), dwpe.end()) == want_p);
   }
 }
 #endif
@@ -294,7 +317,8 @@ TEST_CASE("per-sequence log-prob sums and weight broadcast follow the packed bat
   CHECK(sums[2] == (logps[5] + logps[6]) + logps[8]);
   const Vec seq_weights = {0.5, -2.0, 3.25};
   Vec w(10, 9.0);
-  broadcast_sequence_weights(dev, w.data(), seq_weights.data(), targets.data(), offsets.data(), index_t{3});
+  broadcast_sequence_weights(dev, w.data(), seq_weights.data(), targets.data(), offsets.data(), index_t{3},
+                             index_t{10});
   const Vec expected = {0, 0.5, 0.5, 0, 0, 3.25, 3.25, 0, 3.25, 0};
   CHECK(w == expected);
 }

@@ -46,12 +46,14 @@ void residual_backward(float* da, float* db, const float* dout, index_t n) {
 }
 void attention_forward(float* out, float* att, const float* qkv, const index_t* seq_offsets,
                        const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
-  cpu::attention_forward(dev, out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels);
+  cpu::attention_forward(dev, out, att, qkv, PackedOffsets::host_visible(seq_offsets, att_offsets, n_seq), n_head,
+                         channels);
 }
 void attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv, const float* att,
                         const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
                         index_t channels) {
-  cpu::attention_backward(dev, dqkv, datt, dout, qkv, att, seq_offsets, att_offsets, n_seq, n_head, channels);
+  cpu::attention_backward(dev, dqkv, datt, dout, qkv, att, PackedOffsets::host_visible(seq_offsets, att_offsets, n_seq),
+                          n_head, channels);
 }
 void logsoftmax_gather_forward(float* logp, float* lse, const float* logits, const token_t* targets, index_t rows,
                                index_t vocab) {

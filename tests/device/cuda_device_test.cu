@@ -221,13 +221,14 @@ TEST_CASE("cuda attention forward and backward match the CPU device over 3 packe
   const index_t NH = 2, C = 16;
   const std::vector<index_t> seq_offsets = {0, 5, 6, 15};  // lengths 5, 1, 9
   const index_t n_seq = 3, N = seq_offsets.back();
-  std::vector<index_t> att_offsets(n_seq);
+  std::vector<index_t> att_offsets(n_seq + 1);
   index_t att_size = 0;
   for (index_t s = 0; s < n_seq; ++s) {
     const index_t L = seq_offsets[s + 1] - seq_offsets[s];
     att_offsets[s] = att_size;
     att_size += NH * L * L;
   }
+  att_offsets[n_seq] = att_size;
   const auto qkv = random_floats(N * 3 * C, 41), dy = random_floats(N * C, 42);
   std::vector<float> y(N * C), att(att_size), dqkv(N * 3 * C, 5.f), datt(att_size, 3.f);
   ref::attention_forward(y.data(), att.data(), qkv.data(), seq_offsets.data(), att_offsets.data(), n_seq, NH, C);
@@ -241,8 +242,9 @@ TEST_CASE("cuda attention forward and backward match the CPU device over 3 packe
   auto gatt = up(std::vector<float>(att_size, 1.f));
   auto gdq = up(std::vector<float>(N * 3 * C, 5.f));
   auto gdatt = up(std::vector<float>(att_size, 3.f));
-  attention_forward(dev, gy.p(), gatt.p(), gq.p(), gso.p(), gao.p(), n_seq, NH, C);
-  attention_backward(dev, gdq.p(), gdatt.p(), gdy.p(), gq.p(), gatt.p(), gso.p(), gao.p(), n_seq, NH, C);
+  const PackedOffsets offsets{gso.p(), gao.p(), seq_offsets.data(), att_offsets.data(), n_seq};
+  attention_forward(dev, gy.p(), gatt.p(), gq.p(), offsets, NH, C);
+  attention_backward(dev, gdq.p(), gdatt.p(), gdy.p(), gq.p(), gatt.p(), offsets, NH, C);
   require_close("attention out", gy.host(), y);
   require_close("attention att", gatt.host(), att);
   require_close("attention dqkv", gdq.host(), dqkv);
@@ -511,17 +513,17 @@ TEST_CASE("attention (cuBLAS batched GEMMs + warp softmax rows) matches its port
     auto patt = up(std::vector<float>(att_size, 1.f));
     auto pdq = up(std::vector<float>(N * 3 * sh.C, 1.f));
     auto pds = up(std::vector<float>(att_size, 1.f));
-    portable::attention_forward(dev, py.p(), patt.p(), gq.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
-    portable::attention_backward(dev, pdq.p(), pds.p(), gdy.p(), gq.p(), patt.p(), gso.p(), gao.p(), n_seq, sh.n_head,
-                                 sh.C);
+    const PackedOffsets offsets{gso.p(), gao.p(), seq_offsets.data(), att_offsets.data(), n_seq};
+    portable::attention_forward(dev, py.p(), patt.p(), gq.p(), offsets, sh.n_head, sh.C);
+    portable::attention_backward(dev, pdq.p(), pds.p(), gdy.p(), gq.p(), patt.p(), offsets, sh.n_head, sh.C);
     std::vector<float> first[4];
     for (int run = 0; run < 2; ++run) {
       auto fy = up(std::vector<float>(N * sh.C, 2.f));
       auto fatt = up(std::vector<float>(att_size, 2.f));  // the zeros above the diagonal must be written
       auto fdq = up(std::vector<float>(N * 3 * sh.C, 2.f));
       auto fds = up(std::vector<float>(att_size, 2.f));
-      attention_forward(dev, fy.p(), fatt.p(), gq.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
-      attention_backward(dev, fdq.p(), fds.p(), gdy.p(), gq.p(), fatt.p(), gso.p(), gao.p(), n_seq, sh.n_head, sh.C);
+      attention_forward(dev, fy.p(), fatt.p(), gq.p(), offsets, sh.n_head, sh.C);
+      attention_backward(dev, fdq.p(), fds.p(), gdy.p(), gq.p(), fatt.p(), offsets, sh.n_head, sh.C);
       const std::vector<float> got[4] = {fy.host(), fatt.host(), fdq.host(), fds.host()};
       const char* names[4] = {"attention out", "attention att", "attention dqkv", "attention dS"};
       if (run == 0) {

@@ -116,9 +116,16 @@ template <class Memory>
 struct CudaSystemTraits {
   static constexpr const char* name = Memory::name;
   static constexpr bool host_accessible = Memory::host_accessible;
+  // embedding_backward's id classes: 64 × 768 channels ≈ 49K threads for GPT-2 124M (C threads
+  // alone would leave most SMs idle); each still reads every token id, so more would cost more.
+  static constexpr index_t embedding_classes = 64;
   template <class T>
   using storage = typename Memory::template storage<T>;
-  static auto policy() { return thrust::cuda::par; }
+  // par_nosync: thrust::cuda::par would wait for every for_each to finish before returning, a
+  // host round trip per kernel (hundreds per training step). Kernels, cuBLAS calls and the
+  // blocking cudaMemcpy of copy() all queue on the legacy default stream, so their order holds
+  // without it; launch errors still surface in check(), execution errors at the next copy.
+  static auto policy() { return thrust::cuda::par_nosync; }
   static void synchronize() { cuda_detail::check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
   static void check(const char* what) {
     cuda_detail::check_cuda(cudaGetLastError(), what);

@@ -19,6 +19,7 @@ namespace prefopt::thrust_device {
 struct OmpTraits {
   static constexpr const char* name = "thrust-omp";
   static constexpr bool host_accessible = true;
+  static constexpr index_t embedding_classes = 1;  // one column block per core, as the CPU device
   template <class T>
   using storage = thrust::system::omp::vector<T>;
   static auto policy() { return thrust::omp::par; }

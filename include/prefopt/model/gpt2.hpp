@@ -20,6 +20,7 @@
 #include "prefopt/core/error.hpp"
 #include "prefopt/core/random.hpp"
 #include "prefopt/core/types.hpp"
+#include "prefopt/device/packed_offsets.hpp"
 #include "prefopt/model/gpt2_activations.hpp"
 #include "prefopt/model/gpt2_config.hpp"
 #include "prefopt/model/kv_cache.hpp"
@@ -181,8 +182,7 @@ class Gpt2 {
       // Attention branch: res_mid = res_in + c_proj(attention(c_attn(ln_1(res_in))))
       matmul_backward(device_, dc, G(T::attn_c_proj_weight), G(T::attn_c_proj_bias), dres, x.atty,
                       W(T::attn_c_proj_weight), N, C, C, WeightLayout::in_out);
-      attention_backward(device_, dqkv, a + layout_.datt, dc, x.qkv, x.att, seq_offsets_.data(),
-                         att_offsets_.data(), n_seq_, NH, C);
+      attention_backward(device_, dqkv, a + layout_.datt, dc, x.qkv, x.att, packed_offsets(), NH, C);
       matmul_backward(device_, dc, G(T::attn_c_attn_weight), G(T::attn_c_attn_bias), dqkv, x.ln1,
                       W(T::attn_c_attn_weight), N, C, 3 * C, WeightLayout::in_out);
       layernorm_backward(device_, dres, G(T::ln_1_weight), G(T::ln_1_bias), dc, x.res_in,
@@ -317,6 +317,11 @@ class Gpt2 {
                  b + layout_.fc, b + layout_.gelu, a + layout_.residual_offset(l + 1, C)};
   }
 
+  PackedOffsets packed_offsets() const {
+    return PackedOffsets{seq_offsets_.data(), att_offsets_.data(), host_seq_offsets_.data(),
+                         host_att_offsets_.data(), n_seq_};
+  }
+
   template <class T>
   void upload(vector<T>& dst, const std::vector<T>& src) {
     if (dst.size() < src.size()) dst.resize(src.size());
@@ -331,20 +336,21 @@ class Gpt2 {
                   NH = config_.n_head, R = static_cast<index_t>(rows.size());
     n_seq_ = batch.n_sequences();
     std::vector<token_t> positions(static_cast<std::size_t>(N));
-    std::vector<index_t> att_offsets(static_cast<std::size_t>(n_seq_ + 1), 0);
+    host_att_offsets_.assign(static_cast<std::size_t>(n_seq_ + 1), 0);
     for (index_t s = 0; s < n_seq_; ++s) {
       const index_t L = batch.length(s);
       for (index_t t = 0; t < L; ++t) positions[batch.offsets[s] + t] = static_cast<token_t>(t);
-      att_offsets[s + 1] = att_offsets[s] + NH * L * L;
+      host_att_offsets_[s + 1] = host_att_offsets_[s] + NH * L * L;
     }
+    host_seq_offsets_ = batch.offsets;
     upload(tokens_, batch.tokens);
     upload(positions_, positions);
-    upload(seq_offsets_, batch.offsets);
-    upload(att_offsets_, att_offsets);
+    upload(seq_offsets_, host_seq_offsets_);
+    upload(att_offsets_, host_att_offsets_);
     upload(sel_rows_, rows);
     upload(sel_targets_, targets);
 
-    layout_ = Gpt2ActivationLayout(config_, N, R, att_offsets.back(), mode);
+    layout_ = Gpt2ActivationLayout(config_, N, R, host_att_offsets_.back(), mode);
     if (static_cast<index_t>(arena_.size()) < layout_.total)
       arena_.resize(static_cast<std::size_t>(layout_.total));
     ++generation_;
@@ -362,8 +368,7 @@ class Gpt2 {
                         W(T::ln_1_bias), N, C, eps);
       matmul_forward(device_, x.qkv, x.ln1, W(T::attn_c_attn_weight), W(T::attn_c_attn_bias), N, C,
                      3 * C, WeightLayout::in_out);
-      attention_forward(device_, x.atty, x.att, x.qkv, seq_offsets_.data(), att_offsets_.data(),
-                        n_seq_, NH, C);
+      attention_forward(device_, x.atty, x.att, x.qkv, packed_offsets(), NH, C);
       matmul_forward(device_, x.res_mid, x.atty, W(T::attn_c_proj_weight), W(T::attn_c_proj_bias),
                      N, C, C, WeightLayout::in_out);
       residual_forward(device_, x.res_mid, x.res_in, x.res_mid, N * C);
@@ -390,6 +395,9 @@ class Gpt2 {
   Gpt2ActivationLayout layout_;
   vector<token_t> tokens_, positions_, sel_targets_;
   vector<index_t> seq_offsets_, att_offsets_, sel_rows_;
+  // The same offsets on the host: devices that drive attention from the host read these, not
+  // the device copies (device/packed_offsets.hpp).
+  std::vector<index_t> host_seq_offsets_, host_att_offsets_;
   index_t n_seq_ = 0;
   std::uint64_t generation_ = 0;
 };

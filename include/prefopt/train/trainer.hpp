@@ -300,7 +300,7 @@ class Trainer {
         device_weights_.resize(static_cast<std::size_t>(batch_.n_tokens()));
       broadcast_sequence_weights(policy_.device(), device_weights_.data(),
                                  static_cast<const Scalar*>(device_seq_weights_.data()), scorer_.device_targets(),
-                                 scorer_.device_offsets(), batch_.n_sequences());
+                                 scorer_.device_offsets(), batch_.n_sequences(), batch_.n_tokens());
       policy_.backward(record, device_weights_.data());
     }
     comm_.all_reduce_sum(&out.loss, 1);

@@ -8,8 +8,8 @@
 //   out (N, C)    heads merged back in the same column order (HF's _merge_heads)
 //   att           softmax probabilities: for sequence s of length L and head h, an (L, L)
 //                 row-major block at att_offsets[s] + h*L*L, zero above the diagonal
-//   seq_offsets (n_seq+1): sequence s covers rows [seq_offsets[s], seq_offsets[s+1])
-//   att_offsets (n_seq+1): att_offsets[s] = n_head * sum_{s'<s} L_{s'}^2
+//   offsets.seq (n_seq+1): sequence s covers rows [seq[s], seq[s+1])
+//   offsets.att (n_seq+1): att[s] = n_head * sum_{s'<s} L_{s'}^2   (device/packed_offsets.hpp)
 // Each (sequence, head) pair is independent; the pairs are spread over OpenMP threads and every
 // pair runs its products as single-threaded Eigen GEMMs.
 #pragma once
@@ -17,13 +17,14 @@
 #include <cmath>
 
 #include "prefopt/device/cpu/cpu_device.hpp"
+#include "prefopt/device/packed_offsets.hpp"
 
 namespace prefopt::cpu {
 
 template <class S>
-void attention_forward(const CpuDevice&, S* out, S* att, const S* qkv, const index_t* seq_offsets,
-                       const index_t* att_offsets, index_t n_seq, index_t n_head,
-                       index_t channels) {
+void attention_forward(const CpuDevice&, S* out, S* att, const S* qkv, const PackedOffsets& offsets,
+                       index_t n_head, index_t channels) {
+  const index_t *seq_offsets = offsets.seq, *att_offsets = offsets.att, n_seq = offsets.n_seq;
   const index_t hd = channels / n_head, C3 = 3 * channels;
   const S scale = S(1) / std::sqrt(static_cast<S>(hd));
   PREFOPT_OMP(omp parallel for schedule(dynamic, 1))
@@ -53,8 +54,8 @@ void attention_forward(const CpuDevice&, S* out, S* att, const S* qkv, const ind
 ///   dQ = scale dS K,  dK = scale dS^T Q.
 template <class S>
 void attention_backward(const CpuDevice&, S* dqkv, S* datt, const S* dout, const S* qkv,
-                        const S* att, const index_t* seq_offsets, const index_t* att_offsets,
-                        index_t n_seq, index_t n_head, index_t channels) {
+                        const S* att, const PackedOffsets& offsets, index_t n_head, index_t channels) {
+  const index_t *seq_offsets = offsets.seq, *att_offsets = offsets.att, n_seq = offsets.n_seq;
   const index_t hd = channels / n_head, C3 = 3 * channels;
   const S scale = S(1) / std::sqrt(static_cast<S>(hd));
   PREFOPT_OMP(omp parallel for schedule(dynamic, 1))

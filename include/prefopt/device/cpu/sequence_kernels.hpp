@@ -25,7 +25,7 @@ void sequence_logp_sums(const CpuDevice&, double* sums, const S* token_logps, co
 
 template <class S>
 void broadcast_sequence_weights(const CpuDevice&, S* token_weights, const S* seq_weights, const token_t* targets,
-                                const index_t* seq_offsets, index_t n_seq) {
+                                const index_t* seq_offsets, index_t n_seq, index_t /*n_tokens*/) {
   PREFOPT_OMP(omp parallel for schedule(static))
   for (index_t s = 0; s < n_seq; ++s)
     for (index_t t = seq_offsets[s]; t < seq_offsets[s + 1]; ++t)

@@ -19,8 +19,8 @@
 #pragma once
 
 #include <cmath>
-#include <vector>
 
+#include "prefopt/device/packed_offsets.hpp"
 #include "prefopt/device/thrust/thrust_device.hpp"
 
 namespace prefopt::thrust_device {
@@ -210,29 +210,25 @@ struct CausalSoftmaxBackward {
 namespace portable {
 /// The one-thread-per-(row, head) attention forward (no GEMMs): the GPU tests' twin.
 template <class Traits, class S>
-void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const index_t* seq_offsets,
-                       const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
-  if (n_seq <= 0) return;
-  index_t n_tokens = 0;
-  d.copy_to_host(seq_offsets + n_seq, 1, &n_tokens);
-  for_each_index(d, n_tokens * n_head,
-                 functors::AttentionForward<S>{out, att, qkv, seq_offsets, att_offsets, n_seq, n_head, channels});
+void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const PackedOffsets& offsets,
+                       index_t n_head, index_t channels) {
+  if (offsets.n_seq <= 0) return;
+  for_each_index(d, offsets.n_tokens() * n_head,
+                 functors::AttentionForward<S>{out, att, qkv, offsets.seq, offsets.att, offsets.n_seq, n_head,
+                                               channels});
 }
 
 /// The one-thread-per-(row, head) attention backward (no GEMMs): the GPU tests' twin.
 template <class Traits, class S>
 void attention_backward(const ThrustDevice<Traits>& d, S* dqkv, S* datt, const S* dout, const S* qkv, const S* att,
-                        const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
-                        index_t channels) {
-  if (n_seq <= 0) return;
-  index_t n_tokens = 0;
-  d.copy_to_host(seq_offsets + n_seq, 1, &n_tokens);
-  for_each_index(d, n_tokens * n_head,
-                 functors::AttentionBackwardQuery<S>{dqkv, datt, dout, qkv, att, seq_offsets, att_offsets, n_seq,
-                                                     n_head, channels});
-  for_each_index(d, n_tokens * n_head,
-                 functors::AttentionBackwardKey<S>{dqkv, datt, dout, qkv, att, seq_offsets, att_offsets, n_seq,
-                                                   n_head, channels});
+                        const PackedOffsets& offsets, index_t n_head, index_t channels) {
+  if (offsets.n_seq <= 0) return;
+  const index_t tasks = offsets.n_tokens() * n_head;
+  const index_t *so = offsets.seq, *ao = offsets.att, n_seq = offsets.n_seq;
+  for_each_index(d, tasks,
+                 functors::AttentionBackwardQuery<S>{dqkv, datt, dout, qkv, att, so, ao, n_seq, n_head, channels});
+  for_each_index(d, tasks,
+                 functors::AttentionBackwardKey<S>{dqkv, datt, dout, qkv, att, so, ao, n_seq, n_head, channels});
 }
 
 /// The causal softmax rows, one thread per (token row, head).
@@ -263,25 +259,14 @@ void causal_softmax_backward(const ThrustDevice<Traits>& d, S* datt, const S* at
   portable::causal_softmax_backward(d, datt, att, seq_offsets, att_offsets, n_seq, n_head, n_tokens);
 }
 
-namespace attention_detail {
-/// The packed batch's offsets on the host: the GEMMs are issued per sequence from there.
-template <class Traits>
-void offsets_to_host(const ThrustDevice<Traits>& d, const index_t* seq_offsets, const index_t* att_offsets,
-                     index_t n_seq, std::vector<index_t>& so, std::vector<index_t>& ao) {
-  so.resize(static_cast<std::size_t>(n_seq + 1));
-  ao.resize(static_cast<std::size_t>(n_seq));  // only the blocks' starts are needed
-  d.copy_to_host(seq_offsets, n_seq + 1, so.data());
-  d.copy_to_host(att_offsets, n_seq, ao.data());
-}
-}  // namespace attention_detail
-
-/// out (N, C) (=), att (=): the scores GEMM, the causal softmax rows, the output GEMM.
+/// out (N, C) (=), att (=): the scores GEMM, the causal softmax rows, the output GEMM. The GEMMs
+/// are issued per sequence from offsets' host copy: nothing is read back from the device.
 template <class Traits, class S>
-void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const index_t* seq_offsets,
-                       const index_t* att_offsets, index_t n_seq, index_t n_head, index_t channels) {
+void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* qkv, const PackedOffsets& offsets,
+                       index_t n_head, index_t channels) {
+  const index_t n_seq = offsets.n_seq;
   if (n_seq <= 0) return;
-  std::vector<index_t> so, ao;
-  attention_detail::offsets_to_host(d, seq_offsets, att_offsets, n_seq, so, ao);
+  const index_t *so = offsets.host_seq, *ao = offsets.host_att;
   const index_t C = channels, C3 = 3 * C, hd = C / n_head;
   const S scale = S(1) / std::sqrt(static_cast<S>(hd));
   for (index_t s = 0; s < n_seq; ++s) {  // S_h = scale·Q_h·K_hᵀ, head h's block at stride L·L
@@ -290,7 +275,7 @@ void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* q
     Traits::gemm_batched(false, true, L, L, hd, scale, qkv + o * C3, C3, hd, qkv + o * C3 + C, C3, hd,
                          att + ao[s], L, L * L, n_head);
   }
-  causal_softmax_forward(d, att, seq_offsets, att_offsets, n_seq, n_head, so[n_seq]);
+  causal_softmax_forward(d, att, offsets.seq, offsets.att, n_seq, n_head, so[n_seq]);
   for (index_t s = 0; s < n_seq; ++s) {  // O_h = P_h·V_h into head h's columns of out
     const index_t o = so[s], L = so[s + 1] - o;
     if (L == 0) continue;
@@ -302,11 +287,10 @@ void attention_forward(const ThrustDevice<Traits>& d, S* out, S* att, const S* q
 /// dqkv (N, 3C) (=); datt: scratch of att's size (overwritten with dS).
 template <class Traits, class S>
 void attention_backward(const ThrustDevice<Traits>& d, S* dqkv, S* datt, const S* dout, const S* qkv, const S* att,
-                        const index_t* seq_offsets, const index_t* att_offsets, index_t n_seq, index_t n_head,
-                        index_t channels) {
+                        const PackedOffsets& offsets, index_t n_head, index_t channels) {
+  const index_t n_seq = offsets.n_seq;
   if (n_seq <= 0) return;
-  std::vector<index_t> so, ao;
-  attention_detail::offsets_to_host(d, seq_offsets, att_offsets, n_seq, so, ao);
+  const index_t *so = offsets.host_seq, *ao = offsets.host_att;
   const index_t C = channels, C3 = 3 * C, hd = C / n_head;
   const S scale = S(1) / std::sqrt(static_cast<S>(hd));
   for (index_t s = 0; s < n_seq; ++s) {  // dP_h = dO_h·V_hᵀ;  dV_h = P_hᵀ·dO_h
@@ -317,7 +301,7 @@ void attention_backward(const ThrustDevice<Traits>& d, S* dqkv, S* datt, const S
     Traits::gemm_batched(true, false, L, hd, L, S(1), att + ao[s], L, L * L, dout + o * C, C, hd,
                          dqkv + o * C3 + 2 * C, C3, hd, n_head);
   }
-  causal_softmax_backward(d, datt, att, seq_offsets, att_offsets, n_seq, n_head, so[n_seq]);
+  causal_softmax_backward(d, datt, att, offsets.seq, offsets.att, n_seq, n_head, so[n_seq]);
   for (index_t s = 0; s < n_seq; ++s) {  // dQ_h = scale·dS_h·K_h;  dK_h = scale·dS_hᵀ·Q_h
     const index_t o = so[s], L = so[s + 1] - o;
     if (L == 0) continue;

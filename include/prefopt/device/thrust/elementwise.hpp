@@ -98,9 +98,11 @@ struct EmbeddingForward {  // one thread per element of out (n, C)
     out[k] = wte[static_cast<index_t>(tokens[i]) * C + c] + wpe[static_cast<index_t>(positions[i]) * C + c];
   }
 };
-// One thread per channel c: walks the rows in order and adds each into its token's and its
-// position's row — repeated ids collide only within a thread, so no atomics and a fixed order
-// (the CPU device's column-block order).
+// Task k·C + c owns column c of every embedding row whose id ≡ k (mod classes), of wte and of
+// wpe alike, and walks the n rows of dout in order: each gradient element is summed by one thread
+// in the CPU device's order (bit-identical to it), with no atomics, and classes × C threads share
+// the work instead of C. Consecutive tasks are consecutive columns: coalesced, and a warp agrees
+// on every branch.
 template <class S>
 struct EmbeddingBackward {
   S* dwte;
@@ -108,12 +110,13 @@ struct EmbeddingBackward {
   const S* dout;
   const token_t* tokens;
   const token_t* positions;
-  index_t n, C;
-  PREFOPT_HOST_DEVICE void operator()(index_t c) const {
+  index_t n, C, classes;
+  PREFOPT_HOST_DEVICE void operator()(index_t task) const {
+    const index_t c = task % C, k = task / C;
     for (index_t i = 0; i < n; ++i) {
-      const S g = dout[i * C + c];
-      dwte[static_cast<index_t>(tokens[i]) * C + c] += g;
-      dwpe[static_cast<index_t>(positions[i]) * C + c] += g;
+      const index_t tok = static_cast<index_t>(tokens[i]), pos = static_cast<index_t>(positions[i]);
+      if (tok % classes == k) dwte[tok * C + c] += dout[i * C + c];
+      if (pos % classes == k) dwpe[pos * C + c] += dout[i * C + c];
     }
   }
 };
@@ -222,11 +225,22 @@ void embedding_forward(const ThrustDevice<Traits>& d, S* out, const token_t* tok
                        const S* wte, const S* wpe, index_t n, index_t C) {
   for_each_index(d, n * C, functors::EmbeddingForward<S>{out, tokens, positions, wte, wpe, C});
 }
-/// dwte[tokens[i]] += dout[i], dwpe[positions[i]] += dout[i] (+=).
+namespace portable {
+/// dwte[tokens[i]] += dout[i], dwpe[positions[i]] += dout[i] (+=), the ids split into `classes`
+/// residue classes (functors::EmbeddingBackward); every choice gives the same bits.
+template <class Traits, class S>
+void embedding_backward(const ThrustDevice<Traits>& d, S* dwte, S* dwpe, const S* dout, const token_t* tokens,
+                        const token_t* positions, index_t n, index_t C, index_t classes) {
+  for_each_index(d, classes * C, functors::EmbeddingBackward<S>{dwte, dwpe, dout, tokens, positions, n, C, classes});
+}
+}  // namespace portable
+
+/// dwte[tokens[i]] += dout[i], dwpe[positions[i]] += dout[i] (+=), with the system's number of
+/// id classes (Traits::embedding_classes: 1 for a few CPU threads, many for a GPU's thousands).
 template <class Traits, class S>
 void embedding_backward(const ThrustDevice<Traits>& d, S* dwte, S* dwpe, const S* dout, const token_t* tokens,
                         const token_t* positions, index_t n, index_t C) {
-  for_each_index(d, C, functors::EmbeddingBackward<S>{dwte, dwpe, dout, tokens, positions, n, C});
+  portable::embedding_backward(d, dwte, dwpe, dout, tokens, positions, n, C, Traits::embedding_classes);
 }
 
 /// x (n) *= factor.

@@ -43,12 +43,11 @@ void sequence_logp_sums(const ThrustDevice<Traits>& d, double* sums, const S* to
   for_each_index(d, n_seq, functors::SequenceLogpSums<S>{sums, token_logps, targets, seq_offsets});
 }
 
+/// n_tokens = seq_offsets[n_seq], from the caller's host copy: nothing is read back from the device.
 template <class Traits, class S>
 void broadcast_sequence_weights(const ThrustDevice<Traits>& d, S* token_weights, const S* seq_weights,
-                                const token_t* targets, const index_t* seq_offsets, index_t n_seq) {
+                                const token_t* targets, const index_t* seq_offsets, index_t n_seq, index_t n_tokens) {
   if (n_seq <= 0) return;
-  index_t n_tokens = 0;
-  d.copy_to_host(seq_offsets + n_seq, 1, &n_tokens);
   for_each_index(d, n_tokens,
                  functors::BroadcastSequenceWeights<S>{token_weights, seq_weights, targets, seq_offsets, n_seq});
 }

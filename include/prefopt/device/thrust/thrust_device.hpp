@@ -47,8 +47,9 @@ class RawVector {
 };
 
 /// `Traits` supplies: `template <class T> using storage`, `static auto policy()`, `name`,
-/// `host_accessible`, `copy(void* dst, const void* src, std::size_t bytes, bool to_device)`,
-/// `synchronize()`, and the GEMM (see matmul.hpp).
+/// `host_accessible`, `embedding_classes` (elementwise.hpp),
+/// `copy(void* dst, const void* src, std::size_t bytes, bool to_device)`, `synchronize()`, `check(what)`,
+/// and the GEMMs (matmul.hpp, attention.hpp).
 template <class Traits>
 struct ThrustDevice {
   using traits = Traits;
