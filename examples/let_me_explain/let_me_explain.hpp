@@ -28,11 +28,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "prefopt/core/random.hpp"
 #include "prefopt/data/hh_rlhf_files.hpp"
 #include "prefopt/data/pair_stage.hpp"
 #include "prefopt/data/pairs/let_me_explain.hpp"
 #include "prefopt/data/python_str.hpp"
+#include "prefopt/data/random_split.hpp"
 #include "prefopt/io/atomic_file.hpp"
 #include "prefopt/io/hf_checkpoint.hpp"
 #include "prefopt/io/load_pretrained.hpp"
@@ -137,17 +137,10 @@ int run(const Options& o, Comm comm = {}) {
             << "sample rejected: " << clip(tok.decode(all[0].rejected_ids), 100) << "\n";
 
   // A seeded, deterministic held-out split: no SFT or DPO step ever sees these prompts.
-  std::vector<TokenizedPair> train, held_out;
-  {
-    std::vector<std::size_t> order(all.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    Random rng(o.seed ^ 0x48454C44ull);
-    for (std::size_t i = order.size() - 1; i >= 1; --i) std::swap(order[i], order[rng.below(i + 1)]);
-    const auto n_held = static_cast<std::size_t>(std::max(1.0, o.held_out_fraction * static_cast<double>(all.size())));
-    std::vector<char> is_held(all.size(), 0);
-    for (std::size_t k = 0; k < n_held; ++k) is_held[order[k]] = 1;
-    for (std::size_t i = 0; i < all.size(); ++i) (is_held[i] ? held_out : train).push_back(all[i]);
-  }
+  const std::size_t n_pairs = all.size();
+  const auto n_held = static_cast<std::size_t>(std::max(1.0, o.held_out_fraction * static_cast<double>(n_pairs)));
+  std::vector<TokenizedPair> train = std::move(all);
+  const std::vector<TokenizedPair> held_out = split_off_random(train, n_held, o.seed ^ 0x48454C44ull);
   std::cout << "training pairs " << train.size() << ", held-out pairs " << held_out.size() << "\n";
 
   // ---- 2. The SFT model -----------------------------------------------------------------------
@@ -265,7 +258,7 @@ int run(const Options& o, Comm comm = {}) {
   std::cout.unsetf(std::ios::fixed);
 
   nlohmann::ordered_json summary;
-  summary["pairs"] = all.size();
+  summary["pairs"] = n_pairs;
   summary["train_pairs"] = train.size();
   summary["held_out_pairs"] = held_out.size();
   summary["parameters"] = policy->num_parameters();

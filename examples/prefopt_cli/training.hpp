@@ -7,18 +7,19 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli_common.hpp"
-#include "prefopt/core/random.hpp"
 #include "prefopt/data/hh_rlhf_files.hpp"
 #include "prefopt/data/pair_stage.hpp"
 #include "prefopt/data/pairs/hh_rlhf_preference.hpp"
 #include "prefopt/data/pairs/jsonl_pairs.hpp"
 #include "prefopt/data/pairs/let_me_explain.hpp"
 #include "prefopt/data/pairs_file.hpp"
+#include "prefopt/data/random_split.hpp"
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/io/hf_checkpoint.hpp"
 #include "prefopt/io/load_pretrained.hpp"
@@ -129,21 +130,13 @@ struct DataFlags {
     }
   }
 
-  /// Moves a seeded, deterministic `fraction` of `train` into `eval` (order of both preserved).
+  /// Moves a seeded, deterministic `fraction` of `train` to the end of `eval` (order of both preserved).
   static void split_off_eval(std::vector<TokenizedPair>& train, std::vector<TokenizedPair>& eval, double fraction,
                              std::uint64_t seed) {
-    const index_t n = static_cast<index_t>(train.size());
-    const index_t n_eval = static_cast<index_t>(std::llround(fraction * static_cast<double>(n)));
-    std::vector<index_t> order(static_cast<std::size_t>(n));
-    for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
-    Random rng(seed ^ 0x45564C5350ull);  // its own stream: changing the training shuffle never moves the split
-    for (index_t i = n - 1; i >= 1; --i)
-      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng.below(static_cast<std::uint64_t>(i) + 1))]);
-    std::vector<char> is_eval(static_cast<std::size_t>(n), 0);
-    for (index_t k = 0; k < n_eval; ++k) is_eval[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])] = 1;
-    std::vector<TokenizedPair> kept;
-    for (index_t i = 0; i < n; ++i) (is_eval[static_cast<std::size_t>(i)] ? eval : kept).push_back(std::move(train[static_cast<std::size_t>(i)]));
-    train = std::move(kept);
+    const auto n_eval = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(train.size())));
+    // its own stream: changing the training shuffle never moves the split
+    std::vector<TokenizedPair> taken = split_off_random(train, n_eval, seed ^ 0x45564C5350ull);
+    eval.insert(eval.end(), std::make_move_iterator(taken.begin()), std::make_move_iterator(taken.end()));
   }
 };
 

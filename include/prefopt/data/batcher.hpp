@@ -4,9 +4,8 @@
 // shards for data parallelism. append_pair() turns a pair into the two sequences the model scores:
 // prompt + chosen and prompt + rejected, each scored from the first completion token on.
 //
-// Order of epoch e: a permutation of [0, n_pairs) drawn by Fisher-Yates (Durstenfeld's form: for
-// i = n-1 down to 1, swap i with a uniform j in [0, i]) from prefopt::Random seeded with
-// epoch_seed(seed, e) — the same on every platform. Shards: the permutation is cut into global
+// Order of epoch e: random_permutation(n_pairs, epoch_seed(seed, e)) (core/random.hpp: Fisher-Yates
+// in Durstenfeld's form over prefopt::Random) — the same on every platform. Shards: the permutation is cut into global
 // batches of world_size * per_device_batch_size pairs; rank r takes the r-th slice of each. The
 // tail (fewer than a global batch) is split as evenly as possible across ranks (LastBatch::Keep:
 // every pair is used once per epoch, a rank's last micro-batch may be smaller or missing) or
@@ -67,15 +66,9 @@ class Batcher {
 
   /// The permutation of epoch `epoch` (identity under Shuffle::None).
   std::vector<index_t> epoch_order(index_t epoch) const {
+    if (options_.shuffle == Shuffle::PerEpoch) return random_permutation(n_, epoch_seed(state_.seed, epoch));
     std::vector<index_t> order(static_cast<std::size_t>(n_));
     std::iota(order.begin(), order.end(), index_t{0});
-    if (options_.shuffle == Shuffle::PerEpoch) {
-      Random random(epoch_seed(state_.seed, epoch));
-      for (index_t i = n_ - 1; i >= 1; --i) {
-        const auto j = static_cast<index_t>(random.below(static_cast<std::uint64_t>(i) + 1));
-        std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
-      }
-    }
     return order;
   }
 
