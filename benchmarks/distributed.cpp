@@ -33,7 +33,7 @@
 #include "prefopt/device/cpu.hpp"
 #include "prefopt/loss/dpo.hpp"
 #include "prefopt/model/gpt2.hpp"
-#include "prefopt/train/mpi_comm.hpp"
+#include "prefopt/train/mpi_launch.hpp"
 #include "prefopt/train/trainer.hpp"
 
 namespace po = boost::program_options;

@@ -7,7 +7,7 @@
 #include "command_line.hpp"
 #include "prefopt/device/cpu.hpp"
 #if defined(PREFOPT_HAVE_MPI)
-#include "prefopt/train/mpi_comm.hpp"
+#include "prefopt/train/mpi_launch.hpp"
 #endif
 
 int main(int argc, char** argv) {

@@ -10,6 +10,7 @@
 #include "command_line.hpp"
 #include "prefopt/device/cuda.hpp"
 #if defined(PREFOPT_HAVE_NCCL)
+#include "prefopt/train/mpi_launch.hpp"
 #include "prefopt/train/nccl_comm.hpp"
 #endif
 

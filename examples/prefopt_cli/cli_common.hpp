@@ -12,7 +12,7 @@
 #include <vector>
 
 #if defined(PREFOPT_HAVE_MPI)
-#include "prefopt/train/mpi_comm.hpp"
+#include "prefopt/train/mpi_launch.hpp"
 #else
 #include "prefopt/train/communicator.hpp"
 #endif

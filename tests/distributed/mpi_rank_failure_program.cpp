@@ -20,7 +20,7 @@
 #include "prefopt/loss/losses.hpp"
 #include "prefopt/model/gpt2.hpp"
 #include "prefopt/train/checkpoint_dir.hpp"
-#include "prefopt/train/mpi_comm.hpp"
+#include "prefopt/train/mpi_launch.hpp"
 #include "prefopt/train/trainer.hpp"
 
 using namespace prefopt;
