@@ -62,8 +62,9 @@ void finish(nlohmann::ordered_json& j) {
 
 int dpo_step(MpiComm& comm, const std::string& config_name, index_t global_batch, int warmup, int steps,
              index_t prompt_len, index_t completion_len, std::uint64_t seed) {
-  Gpt2Config config = config_name == "124m" ? Gpt2Config::gpt2_124m() : Gpt2Config::small();
-  PREFOPT_CHECK(config_name == "small" || config_name == "124m", "--config must be small or 124m, got ", config_name);
+  const auto found = bench::config_by_name(config_name, "bench_distributed");
+  if (!found) return 2;
+  const Gpt2Config config = *found;
   const index_t W = comm.world_size();
   PREFOPT_CHECK(global_batch % W == 0, "--global-batch ", global_batch, " is not divisible by the ", W, " ranks");
   if (prompt_len <= 0) prompt_len = config_name == "small" ? 64 : 128;
@@ -194,12 +195,7 @@ int main(int argc, char** argv) {
         ("bucket-mib", po::value(&bucket_mib)->default_value(bucket_mib), "allreduce: MpiComm bucket size")
         ("repeats", po::value(&repeats)->default_value(repeats), "allreduce: timed repetitions");
     po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::cout << opts;
-      return 0;
-    }
+    if (const auto status = bench::parse_flags(opts, argc, argv, vm, "bench_distributed")) return *status;
     PREFOPT_CHECK(steps >= 1 && warmup >= 1 && repeats >= 1 && global_batch >= 1, "need --steps, --warmup, --repeats, --global-batch >= 1");
     if (mode == "dpo-step") return dpo_step(comm, config, global_batch, warmup, steps, prompt_len, completion_len, seed);
     if (mode == "allreduce") return all_reduce(comm, params, bucket_mib, repeats);
