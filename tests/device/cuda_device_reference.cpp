@@ -68,7 +68,7 @@ void attention_decode_forward(float* out, float* key_cache, float* value_cache, 
                               const index_t* score_offsets, index_t n_seq, index_t n_head, index_t channels,
                               index_t max_len) {
   cpu::attention_decode_forward(dev, out, key_cache, value_cache, scores, qkv, new_offsets, slots, past_lengths,
-                                    score_offsets, n_seq, n_head, channels, max_len);
+                                score_offsets, n_seq, new_offsets[n_seq], n_head, channels, max_len);
 }
 double sum_of_squares(const float* x, index_t n) { return cpu::sum_of_squares(dev, x, n); }
 void adamw_update(float* params, const float* grads, float* exp_avg, float* exp_avg_sq, index_t n,

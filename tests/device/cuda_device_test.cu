@@ -296,7 +296,7 @@ TEST_CASE("cuda attention_decode_forward matches the CPU device", "[cuda][device
   auto gy = up(std::vector<float>(n_new * C));
   auto gs = up(std::vector<float>(score_size));
   attention_decode_forward(dev, gy.p(), gkc.p(), gvc.p(), gs.p(), gq.p(), gno.p(), gsl.p(), gpa.p(), gso.p(), n_seq,
-                           NH, C, max_len);
+                           n_new, NH, C, max_len);
   require_close("decode out", gy.host(), y);
   require_close("decode scores", gs.host(), scores);
   require_close("decode key cache", gkc.host(), kc);

@@ -271,7 +271,7 @@ class Gpt2 {
                      WeightLayout::in_out);
       attention_decode_forward(device_, atty, cache.keys(l), cache.values(l), s + L.scores, qkv,
                                cache.new_offsets_dev.data(), cache.slots_dev.data(), cache.past_dev.data(),
-                               cache.score_offsets_dev.data(), n, NH, C, cache.max_len());
+                               cache.score_offsets_dev.data(), n, N, NH, C, cache.max_len());
       matmul_forward(device_, proj, atty, W(T::attn_c_proj_weight), W(T::attn_c_proj_bias), N, C, C,
                      WeightLayout::in_out);
       residual_forward(device_, res, res, proj, N * C);

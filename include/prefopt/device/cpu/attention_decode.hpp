@@ -19,6 +19,8 @@
 //   slots (n_seq)         cache slot of sequence i (distinct)
 //   past_lengths (n_seq)  positions already cached for sequence i (T_i <= max_len)
 //   score_offsets (n_seq+1): score_offsets[i] = n_head * sum_{i'<i} n_{i'} T_{i'}
+//   n_new                 N = new_offsets[n_seq], passed from the host (a GPU device would
+//                         otherwise read it back from its own memory once per layer)
 // Every (sequence, head) pair touches its own columns of its own slot, so the pairs are spread
 // over OpenMP threads with no synchronisation; each runs single-threaded Eigen products. A
 // decoding step of a short batch is only microseconds of work, less than waking a thread, so the
@@ -36,7 +38,8 @@ template <class S>
 void attention_decode_forward(const CpuDevice&, S* out, S* key_cache, S* value_cache, S* scores,
                               const S* qkv, const index_t* new_offsets, const index_t* slots,
                               const index_t* past_lengths, const index_t* score_offsets,
-                              index_t n_seq, index_t n_head, index_t channels, index_t max_len) {
+                              index_t n_seq, index_t /*n_new*/, index_t n_head, index_t channels,
+                              index_t max_len) {
   const index_t hd = channels / n_head, C3 = 3 * channels;
   const S scale = S(1) / std::sqrt(static_cast<S>(hd));
   const auto stride_c = Eigen::OuterStride<>(channels);

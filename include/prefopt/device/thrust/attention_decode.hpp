@@ -79,14 +79,13 @@ struct DecodeAttend {
 };
 }  // namespace functors
 
+/// n_new = new_offsets[n_seq], from the caller's host copy: nothing is read back from the device.
 template <class Traits, class S>
 void attention_decode_forward(const ThrustDevice<Traits>& d, S* out, S* key_cache, S* value_cache, S* scores,
                               const S* qkv, const index_t* new_offsets, const index_t* slots,
-                              const index_t* past_lengths, const index_t* score_offsets, index_t n_seq, index_t n_head,
-                              index_t channels, index_t max_len) {
+                              const index_t* past_lengths, const index_t* score_offsets, index_t n_seq, index_t n_new,
+                              index_t n_head, index_t channels, index_t max_len) {
   if (n_seq <= 0) return;
-  index_t n_new = 0;
-  d.copy_to_host(new_offsets + n_seq, 1, &n_new);
   for_each_index(d, n_new * n_head,
                  functors::DecodeAppend<S>{key_cache, value_cache, qkv, new_offsets, slots, past_lengths, n_seq, n_head,
                                            channels, max_len});
