@@ -5,6 +5,7 @@
 // so the CUDA build (PREFOPT_TEST_CUDA) gives it managed memory the GPU can reach.
 #include <catch2/catch.hpp>
 
+#include <type_traits>
 #include <vector>
 
 #include "prefopt/device/cpu.hpp"
@@ -255,14 +256,19 @@ TEST_CASE("thrust embedding backward gives the CPU device's bits for every numbe
   const std::vector<float> host_dout(dout.begin(), dout.end());
   cpu::embedding_backward(cpu::CpuDevice{}, want_t.data(), want_p.data(), host_dout.data(), host_tokens.data(),
                           host_positions.data(), n, C);
-  for (const index_t classes : {index_t{1}, index_t{3}, index_t{64}, index_t{257}}) {
+  auto check = [&](auto classes_constant) {  // the class count is a template argument of the kernel
+    constexpr index_t classes = decltype(classes_constant)::value;
     INFO("classes " << classes);
     TVec<float> dwte = t_prior, dwpe = p_prior;
-    thrust_device::portable::embedding_backward(dev, dwte.data(), dwpe.data(), dout.data(), tokens.data(),
-                                                positions.data(), n, C, classes);
+    thrust_device::portable::embedding_backward<classes>(dev, dwte.data(), dwpe.data(), dout.data(), tokens.data(),
+                                                         positions.data(), n, C);
     REQUIRE(std::vector<float>(dwte.begin(), dwte.end()) == want_t);
     REQUIRE(std::vector<float>(dwpe.begin(), dwpe.end()) == want_p);
-  }
+  };
+  check(std::integral_constant<index_t, 1>{});
+  check(std::integral_constant<index_t, 3>{});
+  check(std::integral_constant<index_t, 64>{});
+  check(std::integral_constant<index_t, 257>{});
 }
 #endif
 

@@ -5,11 +5,12 @@
 // prompt + chosen and prompt + rejected, each scored from the first completion token on.
 //
 // Order of epoch e: random_permutation(n_pairs, epoch_seed(seed, e)) (core/random.hpp: Fisher-Yates
-// in Durstenfeld's form over prefopt::Random) — the same on every platform. Shards: the permutation is cut into global
-// batches of world_size * per_device_batch_size pairs; rank r takes the r-th slice of each. The
-// tail (fewer than a global batch) is split as evenly as possible across ranks (LastBatch::Keep:
-// every pair is used once per epoch, a rank's last micro-batch may be smaller or missing) or
-// dropped (LastBatch::Drop: every rank gets the same number of full micro-batches).
+// in Durstenfeld's form over prefopt::Random) — the same on every platform. Shards: the
+// permutation is cut into global batches of world_size * per_device_batch_size pairs; rank r
+// takes the r-th slice of each. The tail (fewer than a global batch) is split as evenly as
+// possible across ranks (LastBatch::Keep: every pair is used once per epoch, a rank's last
+// micro-batch may be smaller or missing) or dropped (LastBatch::Drop: every rank gets the same
+// number of full micro-batches).
 #pragma once
 
 #include <algorithm>

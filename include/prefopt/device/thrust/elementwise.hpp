@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "prefopt/device/thrust/thrust_device.hpp"
@@ -98,25 +99,32 @@ struct EmbeddingForward {  // one thread per element of out (n, C)
     out[k] = wte[static_cast<index_t>(tokens[i]) * C + c] + wpe[static_cast<index_t>(positions[i]) * C + c];
   }
 };
-// Task k·C + c owns column c of every embedding row whose id ≡ k (mod classes), of wte and of
+// Task k·C + c owns column c of every embedding row whose id ≡ k (mod Classes), of wte and of
 // wpe alike, and walks the n rows of dout in order: each gradient element is summed by one thread
-// in the CPU device's order (bit-identical to it), with no atomics, and classes × C threads share
+// in the CPU device's order (bit-identical to it), with no atomics, and Classes × C threads share
 // the work instead of C. Consecutive tasks are consecutive columns: coalesced, and a warp agrees
-// on every branch.
-template <class S>
+// on every branch. Classes is a compile-time constant so that the two residues per row are a
+// mask or a multiply (64 on CUDA), or nothing at all (1), rather than 64-bit divisions.
+template <class S, index_t Classes>
 struct EmbeddingBackward {
+  static_assert(Classes >= 1, "EmbeddingBackward: at least one id class");
   S* dwte;
   S* dwpe;
   const S* dout;
   const token_t* tokens;
   const token_t* positions;
-  index_t n, C, classes;
+  index_t n, C;
   PREFOPT_HOST_DEVICE void operator()(index_t task) const {
-    const index_t c = task % C, k = task / C;
+    constexpr auto classes = static_cast<std::uint64_t>(Classes);
+    const index_t c = task % C;
+    const auto k = static_cast<std::uint64_t>(task / C);
     for (index_t i = 0; i < n; ++i) {
-      const index_t tok = static_cast<index_t>(tokens[i]), pos = static_cast<index_t>(positions[i]);
-      if (tok % classes == k) dwte[tok * C + c] += dout[i * C + c];
-      if (pos % classes == k) dwpe[pos * C + c] += dout[i * C + c];
+      const auto tok = static_cast<std::uint64_t>(tokens[i]), pos = static_cast<std::uint64_t>(positions[i]);
+      const bool to_wte = tok % classes == k, to_wpe = pos % classes == k;
+      if (!to_wte && !to_wpe) continue;
+      const S g = dout[i * C + c];
+      if (to_wte) dwte[static_cast<index_t>(tok) * C + c] += g;
+      if (to_wpe) dwpe[static_cast<index_t>(pos) * C + c] += g;
     }
   }
 };
@@ -226,12 +234,12 @@ void embedding_forward(const ThrustDevice<Traits>& d, S* out, const token_t* tok
   for_each_index(d, n * C, functors::EmbeddingForward<S>{out, tokens, positions, wte, wpe, C});
 }
 namespace portable {
-/// dwte[tokens[i]] += dout[i], dwpe[positions[i]] += dout[i] (+=), the ids split into `classes`
+/// dwte[tokens[i]] += dout[i], dwpe[positions[i]] += dout[i] (+=), the ids split into `Classes`
 /// residue classes (functors::EmbeddingBackward); every choice gives the same bits.
-template <class Traits, class S>
+template <index_t Classes, class Traits, class S>
 void embedding_backward(const ThrustDevice<Traits>& d, S* dwte, S* dwpe, const S* dout, const token_t* tokens,
-                        const token_t* positions, index_t n, index_t C, index_t classes) {
-  for_each_index(d, classes * C, functors::EmbeddingBackward<S>{dwte, dwpe, dout, tokens, positions, n, C, classes});
+                        const token_t* positions, index_t n, index_t C) {
+  for_each_index(d, Classes * C, functors::EmbeddingBackward<S, Classes>{dwte, dwpe, dout, tokens, positions, n, C});
 }
 }  // namespace portable
 
@@ -240,7 +248,7 @@ void embedding_backward(const ThrustDevice<Traits>& d, S* dwte, S* dwpe, const S
 template <class Traits, class S>
 void embedding_backward(const ThrustDevice<Traits>& d, S* dwte, S* dwpe, const S* dout, const token_t* tokens,
                         const token_t* positions, index_t n, index_t C) {
-  portable::embedding_backward(d, dwte, dwpe, dout, tokens, positions, n, C, Traits::embedding_classes);
+  portable::embedding_backward<Traits::embedding_classes>(d, dwte, dwpe, dout, tokens, positions, n, C);
 }
 
 /// x (n) *= factor.
