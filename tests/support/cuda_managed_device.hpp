@@ -2,7 +2,7 @@
 // CudaManagedDevice (tests only): CudaDevice's code — thrust's CUDA system, cuBLAS GEMMs and the
 // fast kernels of device/cuda/ — over CUDA managed memory (cudaMallocManaged, through thrust's
 // cuda::universal_vector). Its buffers are host accessible, and it synchronizes after every
-// kernel and GEMM (CudaSystemTraits::check), so the CPU device's suites, which read and write
+// kernel and GEMM (CudaSystemTraits::check, synchronize_each_call), so the CPU device's suites, which read and write
 // buffers directly, run on a GPU unchanged (PREFOPT_TEST_CUDA, test_device.hpp). Plain
 // CudaDevice keeps device memory and asynchronous launches; this device exists for testing.
 //
@@ -32,7 +32,7 @@ struct ManagedMemory {
   using storage = thrust::cuda::universal_vector<T>;
 };
 
-using CudaManagedDevice = thrust_device::ThrustDevice<thrust_device::CudaSystemTraits<ManagedMemory>>;
+using CudaManagedDevice = thrust_device::ThrustDevice<thrust_device::CudaSystemTraits<ManagedMemory, thrust_device::CudaRuntime>>;
 
 /// std::allocator's interface over cudaMallocManaged (256-byte aligned, so it also stands in for
 /// the CPU device's 64-byte AlignedVector).

@@ -19,6 +19,16 @@
 
 namespace prefopt::test {
 
+/// Coordinates checked per tensor at most. The SIMT build (PREFOPT_TEST_SIMT, test_device.hpp)
+/// emulates every CUDA thread of every launch on one core, about 200 times the OpenMP build's
+/// cost per forward, so it samples fewer: each tensor is still checked, and a wrong index or
+/// operand anywhere in a kernel moves most coordinates of the tensors it touches.
+#if defined(PREFOPT_TEST_SIMT)
+constexpr index_t default_gradcheck_coords = 100;
+#else
+constexpr index_t default_gradcheck_coords = 2000;
+#endif
+
 struct GradcheckResult {
   index_t checked = 0;
   index_t failures = 0;
@@ -29,7 +39,7 @@ struct GradcheckResult {
 template <class LossFn>
 GradcheckResult check_gradient(const std::string& name, double* x, index_t n,
                                const double* analytic, LossFn&& loss, double rel = 1e-6,
-                               index_t max_coords = 2000, std::uint64_t seed = 7) {
+                               index_t max_coords = default_gradcheck_coords, std::uint64_t seed = 7) {
   std::vector<index_t> coords;
   if (n <= max_coords) {
     for (index_t i = 0; i < n; ++i) coords.push_back(i);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The device a device-generic test suite runs on. The same sources build three ways: as the CPU
+// The device a device-generic test suite runs on. The same sources build four ways: as the CPU
 // device's tests; with PREFOPT_TEST_THRUST_OMP as the tests of the CUDA device's thrust code on
-// thrust's OpenMP backend (OmpDevice; CTest label thrust_omp); and with PREFOPT_TEST_CUDA,
+// thrust's OpenMP backend (OmpDevice; CTest label thrust_omp); with PREFOPT_TEST_CUDA,
 // compiled by nvcc, on a GPU (CudaManagedDevice, cuda_managed_device.hpp: CudaDevice's kernels
-// over managed memory; CTest label cuda; skipped, exit 77, without a GPU — catch_main_cuda.cu).
+// over managed memory; CTest label cuda; skipped, exit 77, without a GPU — catch_main_cuda.cu);
+// and with PREFOPT_TEST_SIMT by the host compiler on SimtDevice (simt/simt_device.hpp: the same
+// CudaDevice code, fast kernels and cuBLAS calls included, over a SIMT emulator; label simt).
 // Every device's memory is host accessible, so the suites may read buffers directly; buffers a
 // suite hands to kernels itself are test::Vector (managed memory in the CUDA build, a plain
 // std::vector otherwise) and test::AlignedVector (the CPU device's 64-byte aligned vector).
@@ -19,6 +21,16 @@ template <class T>
 using Vector = std::vector<T, ManagedAllocator<T>>;
 template <class T>
 using AlignedVector = Vector<T>;  // cudaMallocManaged: 256-byte aligned
+}  // namespace prefopt::test
+#elif defined(PREFOPT_TEST_SIMT)
+#include "prefopt/device/cpu/cpu_device.hpp"
+#include "support/simt/simt_device.hpp"
+namespace prefopt::test {
+using TestDevice = SimtDevice;
+template <class T>
+using Vector = std::vector<T>;
+template <class T>
+using AlignedVector = cpu::AlignedVector<T>;
 }  // namespace prefopt::test
 #elif defined(PREFOPT_TEST_THRUST_OMP)
 #include "prefopt/device/omp.hpp"

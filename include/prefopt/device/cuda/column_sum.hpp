@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Column sums for CudaDevice (nvcc only): out[c] += Σ_r in[r, c] over a row-major (rows, cols)
+// Column sums for CudaDevice (nvcc, or the tests' SIMT emulator): out[c] += Σ_r in[r, c] over a row-major (rows, cols)
 // matrix — the dense layers' bias gradient. The portable form gives one thread per column walking
 // every row (cols threads: 768 for GPT-2's projections, far too few to fill a GPU); this is a
 // deterministic two-pass scheme, whose second pass the LayerNorm parameter gradients share
@@ -45,8 +45,8 @@ void column_sums_accumulate(S* out, const S* in, index_t rows, index_t cols) {
   if (chunks > 65535) throw ArgumentError("column_sums_accumulate: too many rows for one call (grid.y)");
   S* partial = static_cast<S*>(scratch(static_cast<std::size_t>(chunks * cols) * sizeof(S)));
   const dim3 grid(grid_size(cols, colsum_threads), static_cast<unsigned>(chunks));
-  column_partials_kernel<S><<<grid, colsum_threads>>>(partial, in, rows, cols);
-  column_sum_accumulate_kernel<S><<<grid_size(cols, colsum_threads), colsum_threads>>>(out, partial, chunks, cols);
+  launch(column_partials_kernel<S>, grid, colsum_threads, partial, in, rows, cols);
+  launch(column_sum_accumulate_kernel<S>, grid_size(cols, colsum_threads), colsum_threads, out, partial, chunks, cols);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels

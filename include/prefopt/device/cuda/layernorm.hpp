@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// CudaDevice's LayerNorm (nvcc only): one warp per row for the row statistics and the input
+// CudaDevice's LayerNorm (nvcc, or the tests' SIMT emulator): one warp per row for the row statistics and the input
 // gradient — lanes stride the row (coalesced), warp_sum (reduce.hpp) closes each sum in a fixed
 // butterfly — and a deterministic two-pass column reduction for the parameter gradients: pass 1
 // gives one thread per (channel, chunk of `ln_rows_per_chunk` rows) the chunk's sum in row
@@ -91,7 +91,7 @@ template <class S>
 void layernorm_forward(S* out, S* mean, S* rstd, const S* inp, const S* weight, const S* bias, index_t rows,
                        index_t C, S eps) {
   if (rows <= 0 || C <= 0) return;
-  layernorm_forward_kernel<S><<<grid_size(rows, ln_threads / warp_size), ln_threads>>>(out, mean, rstd, inp, weight,
+  launch(layernorm_forward_kernel<S>, grid_size(rows, ln_threads / warp_size), ln_threads, out, mean, rstd, inp, weight,
                                                                                          bias, rows, C, eps);
 }
 
@@ -99,17 +99,17 @@ template <class S>
 void layernorm_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* inp, const S* weight, const S* mean,
                         const S* rstd, index_t rows, index_t C) {
   if (rows <= 0 || C <= 0) return;
-  layernorm_backward_input_kernel<S><<<grid_size(rows, ln_threads / warp_size), ln_threads>>>(
+  launch(layernorm_backward_input_kernel<S>, grid_size(rows, ln_threads / warp_size), ln_threads, 
       dinp, dout, inp, weight, mean, rstd, rows, C);
   const index_t chunks = (rows + ln_rows_per_chunk - 1) / ln_rows_per_chunk;
   // chunks <= 65535 (grid.y): rows <= 2,097,120 per call, far above any micro-batch.
   if (chunks > 65535) throw ArgumentError("layernorm_backward: too many rows for one call");
   S* partial = static_cast<S*>(scratch(static_cast<std::size_t>(2 * chunks * C) * sizeof(S)));
   const dim3 grid(grid_size(C, 128), static_cast<unsigned>(chunks));
-  layernorm_param_partials_kernel<S><<<grid, 128>>>(partial, partial + chunks * C, dout, inp, mean, rstd, rows, C);
+  launch(layernorm_param_partials_kernel<S>, grid, 128, partial, partial + chunks * C, dout, inp, mean, rstd, rows, C);
   // Pass 2 (column_sum.hpp): dweight[c] += Σ_chunk partial_w[chunk, c], chunks in order; dbias alike.
-  column_sum_accumulate_kernel<S><<<grid_size(C, colsum_threads), colsum_threads>>>(dweight, partial, chunks, C);
-  column_sum_accumulate_kernel<S><<<grid_size(C, colsum_threads), colsum_threads>>>(dbias, partial + chunks * C, chunks, C);
+  launch(column_sum_accumulate_kernel<S>, grid_size(C, colsum_threads), colsum_threads, dweight, partial, chunks, C);
+  launch(column_sum_accumulate_kernel<S>, grid_size(C, colsum_threads), colsum_threads, dbias, partial + chunks * C, chunks, C);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels

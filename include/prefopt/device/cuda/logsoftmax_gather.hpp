@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// CudaDevice's fused log-softmax + target gather (nvcc only): one block of `lsm_threads` per row.
+// CudaDevice's fused log-softmax + target gather (nvcc, or the tests' SIMT emulator): one block of `lsm_threads` per row.
 // Forward: each thread streams its strided share of the row's logits (coalesced) through a
 // running (max, Σ exp) pair, then block_lse (reduce.hpp) merges the pairs in a fixed tree — one
 // read of the 50,257 logits instead of the portable twin's two passes in one thread. Backward:
@@ -47,14 +47,14 @@ __global__ void __launch_bounds__(lsm_threads)
 template <class S>
 void logsoftmax_gather_forward(S* logp, S* lse, const S* logits, const token_t* targets, index_t rows, index_t V) {
   if (rows <= 0) return;
-  logsoftmax_gather_forward_kernel<S><<<static_cast<unsigned>(rows), lsm_threads>>>(logp, lse, logits, targets, V);
+  launch(logsoftmax_gather_forward_kernel<S>, static_cast<unsigned>(rows), lsm_threads, logp, lse, logits, targets, V);
 }
 
 template <class S>
 void logsoftmax_gather_backward(S* logits, const S* lse, const token_t* targets, const S* weights, index_t rows,
                                 index_t V) {
   if (rows <= 0) return;
-  logsoftmax_gather_backward_kernel<S><<<static_cast<unsigned>(rows), lsm_threads>>>(logits, lse, targets, weights, V);
+  launch(logsoftmax_gather_backward_kernel<S>, static_cast<unsigned>(rows), lsm_threads, logits, lse, targets, weights, V);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Warp and block reductions for CudaDevice's fast kernels (nvcc only; device/cuda.hpp includes
-// this). Deterministic: the shuffle tree is the fixed butterfly (xor 16, 8, 4, 2, 1) over lanes
-// and the block tree is that butterfly within each warp, then the same butterfly over the
-// per-warp totals in warp order; which thread holds which elements depends only on the launch
+// Warp and block reductions for CudaDevice's fast kernels (built by nvcc, or by a host compiler
+// over the tests' SIMT emulator: device/cuda/runtime.hpp). Deterministic: the shuffle tree is the
+// fixed butterfly (xor 16, 8, 4, 2, 1) over lanes and the block tree is that butterfly within
+// each warp, then the same butterfly over the per-warp totals in warp order; which thread holds which elements depends only on the launch
 // shape, a compile-time constant of each kernel. So every output is summed in one fixed order,
 // run to run and GPU to GPU of the same architecture — no atomics anywhere. (The order differs
 // from the portable twin's sequential walk, so fast and portable kernels agree to rounding, not
@@ -13,18 +13,9 @@
 // for bit and no broadcast is needed.
 #pragma once
 
-#if !defined(__CUDACC__)
-#error "prefopt/device/cuda/reduce.hpp needs a CUDA compiler (nvcc)"
-#endif
-
-#include <cuda_runtime.h>
-
 #include <cmath>
-#include <cstddef>
-#include <string>
 
-#include "prefopt/core/error.hpp"
-#include "prefopt/core/types.hpp"
+#include "prefopt/device/cuda/runtime.hpp"
 
 namespace prefopt::thrust_device::cuda_kernels {
 
@@ -113,36 +104,6 @@ __device__ __forceinline__ LseAcc<S> block_lse(LseAcc<S> a, S* shared) {
   warp_lse(t);
   __syncthreads();
   return t;
-}
-
-inline unsigned grid_size(index_t tasks, index_t per_block) {
-  return static_cast<unsigned>((tasks + per_block - 1) / per_block);
-}
-
-/// Device scratch for one host thread, grown on demand and kept (kernels on the default stream
-/// run in order, so one kernel sequence may reuse it as soon as the previous one is queued —
-/// callers use it only between their own launches). Released at thread exit, errors ignored.
-inline void* scratch(std::size_t bytes) {
-  struct Holder {
-    void* p = nullptr;
-    std::size_t size = 0;
-    ~Holder() {
-      if (p) (void)cudaFree(p);
-    }
-  };
-  thread_local Holder h;
-  if (bytes > h.size) {
-    if (h.p) {
-      cudaError_t e = cudaFree(h.p);
-      h.p = nullptr;
-      h.size = 0;
-      if (e != cudaSuccess) throw Error(std::string("CUDA error in cudaFree (scratch): ") + cudaGetErrorString(e));
-    }
-    cudaError_t e = cudaMalloc(&h.p, bytes);
-    if (e != cudaSuccess) throw Error(std::string("CUDA error in cudaMalloc (scratch): ") + cudaGetErrorString(e));
-    h.size = bytes;
-  }
-  return h.p;
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels
