@@ -5,10 +5,11 @@
 // column-major contract and argument checks. The device suites' *_simt builds rely on all three.
 #include <catch2/catch.hpp>
 
-#include "support/simt/simt_device.hpp"
-
 #include <vector>
 
+// The emulator first: device/cuda/ reads CUDA's names from it.
+#include "support/simt/simt_device.hpp"
+// (then the kernels' reductions)
 #include "prefopt/device/cuda/reduce.hpp"
 
 using namespace prefopt;
@@ -43,8 +44,12 @@ __global__ void barrier_after_early_return(float* out) {
 }
 
 __global__ void barrier_in_one_warp_shuffle_in_the_other(float* out) {
-  if (threadIdx.x < 16) __syncthreads();  // half a warp at the barrier, half at the shuffle
-  else out[threadIdx.x] = ck::warp_sum(1.f);
+  // half a warp at the barrier, half at the shuffle
+  if (threadIdx.x < 16) {
+    __syncthreads();
+  } else {
+    out[threadIdx.x] = ck::warp_sum(1.f);
+  }
 }
 
 __global__ void shuffle_in_a_short_warp(float* out) { out[threadIdx.x] = ck::warp_sum(1.f); }
@@ -132,10 +137,14 @@ TEST_CASE("the reference cuBLAS is column-major, checks leading dimensions and s
       CHECK(D[j + 3 * i] == ba);  // D = (B·A)ᵀ: D(j, i) = (B·A)(i, j)
     }
   // cuBLAS's argument checks
-  CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, A, 1, B, 3, &zero, C, 2) == CUBLAS_STATUS_INVALID_VALUE);
-  CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, A, 2, B, 2, &zero, C, 2) == CUBLAS_STATUS_INVALID_VALUE);
-  CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 2, 2, 3, &one, A, 2, B, 3, &zero, C, 2) == CUBLAS_STATUS_INVALID_VALUE);
-  CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, A, 2, B, 3, &zero, C, 1) == CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, A, 1, B, 3, &zero, C, 2) ==
+        CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, A, 2, B, 2, &zero, C, 2) ==
+        CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 2, 2, 3, &one, A, 2, B, 3, &zero, C, 2) ==
+        CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, A, 2, B, 3, &zero, C, 1) ==
+        CUBLAS_STATUS_INVALID_VALUE);
   // strided batches: the second product reads and writes its own strides; beta = 1 accumulates
   const double A2[] = {1, 0, 0, 1, /*batch 1*/ 2, 0, 0, 2}, B2[] = {1, 2, 3, 4, /*batch 1*/ 5, 6, 7, 8};
   double C2[] = {1, 1, 1, 1, 1, 1, 1, 1};

@@ -51,8 +51,10 @@ inline float round_to_tf32(float x) {
 }
 template <class T>
 T operand(T x, bool tf32) {
-  if constexpr (std::is_same<T, float>::value) return tf32 ? round_to_tf32(x) : x;
-  else return x;
+  if constexpr (std::is_same<T, float>::value)
+    return tf32 ? round_to_tf32(x) : x;
+  else
+    return x;
 }
 
 template <class T>
@@ -76,8 +78,10 @@ cublasStatus_t reference_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOper
       for (int i = 0; i < m; ++i) {
         long double s = 0;
         for (int l = 0; l < k; ++l) {
-          const T x = ta == CUBLAS_OP_N ? a[i + static_cast<long long>(l) * lda] : a[l + static_cast<long long>(i) * lda];
-          const T y = tb == CUBLAS_OP_N ? bm[l + static_cast<long long>(j) * ldb] : bm[j + static_cast<long long>(l) * ldb];
+          const T x =
+              ta == CUBLAS_OP_N ? a[i + static_cast<long long>(l) * lda] : a[l + static_cast<long long>(i) * lda];
+          const T y =
+              tb == CUBLAS_OP_N ? bm[l + static_cast<long long>(j) * ldb] : bm[j + static_cast<long long>(l) * ldb];
           s += static_cast<long double>(operand(x, tf32)) * operand(y, tf32);
         }
         T& out = c[i + static_cast<long long>(j) * ldc];
@@ -117,9 +121,9 @@ inline cublasStatus_t cublasDgemm(cublasHandle_t h, cublasOperation_t ta, cublas
   return prefopt_simt::detail::reference_gemm(h, ta, tb, m, n, k, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
 }
 inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                                                int n, int k, const float* alpha, const float* A, int lda,
-                                                long long sa, const float* B, int ldb, long long sb,
-                                                const float* beta, float* C, int ldc, long long sc, int batch) {
+                                                int n, int k, const float* alpha, const float* A, int lda, long long sa,
+                                                const float* B, int ldb, long long sb, const float* beta, float* C,
+                                                int ldc, long long sc, int batch) {
   return prefopt_simt::detail::reference_gemm(h, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc,
                                               batch);
 }

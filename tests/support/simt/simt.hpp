@@ -90,9 +90,12 @@ enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAl
 
 inline const char* cudaGetErrorString(cudaError_t e) {
   switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorInvalidValue:
+      return "invalid argument";
+    case cudaErrorMemoryAllocation:
+      return "out of memory";
   }
   return "unknown error";
 }
@@ -273,10 +276,10 @@ inline std::string run_block(Block& b, dim3 block_idx) {
         const Fiber& f = b.fibers[i];
         if (f.lane_mask != first.lane_mask || f.value_size != first.value_size || f.shuffles != first.shuffles)
           return fault_at(block_idx, f,
-                          "lanes of warp " + std::to_string(w0 / 32) +
-                              " meet at different shuffles (lane mask " + std::to_string(f.lane_mask) + " vs " +
-                              std::to_string(first.lane_mask) + ", " + std::to_string(f.shuffles) + " vs " +
-                              std::to_string(first.shuffles) + " shuffles before)");
+                          "lanes of warp " + std::to_string(w0 / 32) + " meet at different shuffles (lane mask " +
+                              std::to_string(f.lane_mask) + " vs " + std::to_string(first.lane_mask) + ", " +
+                              std::to_string(f.shuffles) + " vs " + std::to_string(first.shuffles) +
+                              " shuffles before)");
       }
       for (std::size_t i = w0; i < w1; ++i) {
         Fiber& f = b.fibers[i];
@@ -315,9 +318,9 @@ inline void start_fiber(Fiber& f, char* stack) {
   // call would leave it (rsp ≡ 8 mod 16 at entry); the slot above is a return address it never uses.
   auto top = reinterpret_cast<std::uintptr_t>(stack + stack_bytes) & ~std::uintptr_t(15);
   auto* slot = reinterpret_cast<void**>(top);
-  *--slot = nullptr;                                     // fiber_main's (unused) return address
-  *--slot = reinterpret_cast<void*>(&fiber_main);        // popped by the switch's ret
-  for (int i = 0; i < 6; ++i) *--slot = nullptr;         // rbp, rbx, r12–r15
+  *--slot = nullptr;                               // fiber_main's (unused) return address
+  *--slot = reinterpret_cast<void*>(&fiber_main);  // popped by the switch's ret
+  for (int i = 0; i < 6; ++i) *--slot = nullptr;   // rbp, rbx, r12–r15
   f.context.sp = slot;
 #else
   // Its own function: getcontext returns twice, as setjmp does.
@@ -339,8 +342,7 @@ inline void check_shape(dim3 grid, dim3 block) {
   if (threads == 0 || threads > 1024 || block.z > 64)
     throw KernelFault("launch with block " + coords(block) + ": CUDA allows 1 to 1024 threads per block, z <= 64");
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535)
-    throw KernelFault("launch with grid " + coords(grid) +
-                      ": CUDA allows x in [1, 2^31 - 1] and y, z in [1, 65535]");
+    throw KernelFault("launch with grid " + coords(grid) + ": CUDA allows x in [1, 2^31 - 1] and y, z in [1, 65535]");
 }
 
 }  // namespace detail

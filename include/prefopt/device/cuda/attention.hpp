@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// CudaDevice's row kernels of the causal attention (nvcc, or the tests' SIMT emulator). The attention itself is the
-// thrust device's GEMM form (device/thrust/attention.hpp: scores, output and every gradient
-// product are cuBLAS strided-batched GEMMs over the heads of a sequence); what is left between the
-// GEMMs is one pass over each (token row, head) of the (L, L) blocks, done here with one warp per
-// row instead of the portable twin's one thread: lanes stride the row's keys j (coalesced),
-// warp_max / warp_sum (reduce.hpp) close the row's max, normaliser and Σ P·dP in a fixed
-// butterfly. Buffers and conventions are the portable twin's. Deterministic; equal to the
+// CudaDevice's row kernels of the causal attention (nvcc, or the tests' SIMT emulator). The
+// attention itself is the thrust device's GEMM form (device/thrust/attention.hpp: scores, output
+// and every gradient product are cuBLAS strided-batched GEMMs over the heads of a sequence); what
+// is left between the GEMMs is one pass over each (token row, head) of the (L, L) blocks, done here
+// with one warp per row instead of the portable twin's one thread: lanes stride the row's keys j
+// (coalesced), warp_max / warp_sum (reduce.hpp) close the row's max, normaliser and Σ P·dP in a
+// fixed butterfly. Buffers and conventions are the portable twin's. Deterministic; equal to the
 // portable twin to rounding.
 #pragma once
 
@@ -66,8 +66,8 @@ void causal_softmax_forward(S* att, const index_t* seq_offsets, const index_t* a
                             index_t n_head, index_t n_tokens) {
   const index_t tasks = n_tokens * n_head;
   if (n_seq <= 0 || tasks <= 0) return;
-  launch(causal_softmax_forward_kernel<S>, grid_size(tasks, att_threads / warp_size), att_threads, 
-      att, seq_offsets, att_offsets, n_seq, n_head, tasks);
+  launch(causal_softmax_forward_kernel<S>, grid_size(tasks, att_threads / warp_size), att_threads, att, seq_offsets,
+         att_offsets, n_seq, n_head, tasks);
 }
 
 template <class S>
@@ -75,8 +75,8 @@ void causal_softmax_backward(S* datt, const S* att, const index_t* seq_offsets, 
                              index_t n_seq, index_t n_head, index_t n_tokens) {
   const index_t tasks = n_tokens * n_head;
   if (n_seq <= 0 || tasks <= 0) return;
-  launch(causal_softmax_backward_kernel<S>, grid_size(tasks, att_threads / warp_size), att_threads, 
-      datt, att, seq_offsets, att_offsets, n_seq, n_head, tasks);
+  launch(causal_softmax_backward_kernel<S>, grid_size(tasks, att_threads / warp_size), att_threads, datt, att,
+         seq_offsets, att_offsets, n_seq, n_head, tasks);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Column sums for CudaDevice (nvcc, or the tests' SIMT emulator): out[c] += Σ_r in[r, c] over a row-major (rows, cols)
-// matrix — the dense layers' bias gradient. The portable form gives one thread per column walking
-// every row (cols threads: 768 for GPT-2's projections, far too few to fill a GPU); this is a
-// deterministic two-pass scheme, whose second pass the LayerNorm parameter gradients share
-// (device/cuda/layernorm.hpp computes its own pass-1 partials): pass 1
-// gives one thread per (column, chunk of `colsum_rows_per_chunk` rows) the chunk's sum in row
-// order (consecutive threads, consecutive columns: coalesced), pass 2 one thread per column adding
-// the chunks in chunk order onto out. Fixed order, no atomics: the same result every run.
+// Column sums for CudaDevice (nvcc, or the tests' SIMT emulator): out[c] += Σ_r in[r, c] over a
+// row-major (rows, cols) matrix — the dense layers' bias gradient. The portable form gives one
+// thread per column walking every row (cols threads: 768 for GPT-2's projections, far too few to
+// fill a GPU); this is a deterministic two-pass scheme, whose second pass the LayerNorm parameter
+// gradients share (device/cuda/layernorm.hpp computes its own pass-1 partials): pass 1 gives one
+// thread per (column, chunk of `colsum_rows_per_chunk` rows) the chunk's sum in row order
+// (consecutive threads, consecutive columns: coalesced), pass 2 one thread per column adding the
+// chunks in chunk order onto out. Fixed order, no atomics: the same result every run.
 #pragma once
 
 #include "prefopt/device/cuda/reduce.hpp"

@@ -61,16 +61,16 @@ struct CudaSystemTraits {
     check("matmul_forward");
   }
   template <class S>
-  static void matmul_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* inp, const S* weight,
-                              index_t rows, index_t in_dim, index_t out_dim, WeightLayout layout) {
+  static void matmul_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* inp, const S* weight, index_t rows,
+                              index_t in_dim, index_t out_dim, WeightLayout layout) {
     cuda_kernels::matmul_backward(dinp, dweight, dbias, dout, inp, weight, rows, in_dim, out_dim, layout);
     check("matmul_backward");
   }
   /// Row-major batched GEMM (cuda_kernels::gemm_batched, device/cuda/gemm.hpp).
   template <class S>
   static void gemm_batched(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, S alpha, const S* A,
-                           index_t lda, index_t stride_a, const S* B, index_t ldb, index_t stride_b, S* C,
-                           index_t ldc, index_t stride_c, index_t batch) {
+                           index_t lda, index_t stride_a, const S* B, index_t ldb, index_t stride_b, S* C, index_t ldc,
+                           index_t stride_c, index_t batch) {
     cuda_kernels::gemm_batched(trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c,
                                batch);
     check("gemm_batched");
@@ -90,8 +90,9 @@ void layernorm_forward(const ThrustDevice<CudaSystemTraits<Memory, Runtime>>&, S
 }
 
 template <class Memory, class Runtime, class S>
-void layernorm_backward(const ThrustDevice<CudaSystemTraits<Memory, Runtime>>&, S* dinp, S* dweight, S* dbias, const S* dout,
-                        const S* inp, const S* weight, const S* mean, const S* rstd, index_t rows, index_t channels) {
+void layernorm_backward(const ThrustDevice<CudaSystemTraits<Memory, Runtime>>&, S* dinp, S* dweight, S* dbias,
+                        const S* dout, const S* inp, const S* weight, const S* mean, const S* rstd, index_t rows,
+                        index_t channels) {
   cuda_kernels::layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, rows, channels);
   CudaSystemTraits<Memory, Runtime>::check("layernorm_backward");
 }

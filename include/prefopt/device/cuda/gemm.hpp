@@ -22,7 +22,8 @@ namespace prefopt::thrust_device {
 
 namespace cuda_detail {
 inline void check_cublas(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error ") + std::to_string(static_cast<int>(s)) + " in " + what);
+  if (s != CUBLAS_STATUS_SUCCESS)
+    throw Error(std::string("cuBLAS error ") + std::to_string(static_cast<int>(s)) + " in " + what);
 }
 /// The process-wide GEMM precision of float products (set_cuda_tf32 below).
 inline std::atomic<bool>& tf32_enabled() {
@@ -35,7 +36,9 @@ inline cublasHandle_t cublas_handle() {
     cublasHandle_t h = nullptr;
     bool tf32 = false;
     Holder() { check_cublas(cublasCreate(&h), "cublasCreate"); }
-    ~Holder() { if (h) cublasDestroy(h); }
+    ~Holder() {
+      if (h) cublasDestroy(h);
+    }
   };
   thread_local Holder holder;
   const bool want = tf32_enabled().load(std::memory_order_relaxed);
@@ -92,8 +95,8 @@ __global__ void add_bias_kernel(S* out, const S* bias, index_t n, index_t out_di
 
 /// out (rows, out_dim) = inp (rows, in_dim) · W (+ bias); W is (in, out) or (out, in) by layout.
 template <class S>
-void matmul_forward(S* out, const S* inp, const S* weight, const S* bias, index_t rows, index_t in_dim,
-                    index_t out_dim, WeightLayout layout) {
+void matmul_forward(S* out, const S* inp, const S* weight, const S* bias, index_t rows, index_t in_dim, index_t out_dim,
+                    WeightLayout layout) {
   if (rows <= 0) return;
   const int m = static_cast<int>(out_dim), n = static_cast<int>(rows), k = static_cast<int>(in_dim);
   if (layout == WeightLayout::in_out)  // Y = X·W  ->  Yᵀ = Wᵀ·Xᵀ
@@ -117,12 +120,14 @@ void matmul_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* inp,
     // dX = dY·Wᵀ  ->  dXᵀ = W·dYᵀ (W's buffer is Wᵀ in column-major, so transpose it back)
     if (dinp != nullptr) cuda_detail::gemm(CUBLAS_OP_T, CUBLAS_OP_N, I, R, O, S(1), weight, O, dout, O, S(0), dinp, I);
     // dW += Xᵀ·dY  ->  dWᵀ += dYᵀ·X
-    if (dweight != nullptr) cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_T, O, I, R, S(1), dout, O, inp, I, S(1), dweight, O);
+    if (dweight != nullptr)
+      cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_T, O, I, R, S(1), dout, O, inp, I, S(1), dweight, O);
   } else {
     // dX = dY·W  ->  dXᵀ = Wᵀ·dYᵀ
     if (dinp != nullptr) cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_N, I, R, O, S(1), weight, I, dout, O, S(0), dinp, I);
     // dW (out, in) += dYᵀ·X  ->  dWᵀ += Xᵀ·dY
-    if (dweight != nullptr) cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_T, I, O, R, S(1), inp, I, dout, O, S(1), dweight, I);
+    if (dweight != nullptr)
+      cuda_detail::gemm(CUBLAS_OP_N, CUBLAS_OP_T, I, O, R, S(1), inp, I, dout, O, S(1), dweight, I);
   }
   if (dbias != nullptr) column_sums_accumulate(dbias, dout, rows, out_dim);
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// CudaDevice's LayerNorm (nvcc, or the tests' SIMT emulator): one warp per row for the row statistics and the input
-// gradient — lanes stride the row (coalesced), warp_sum (reduce.hpp) closes each sum in a fixed
-// butterfly — and a deterministic two-pass column reduction for the parameter gradients: pass 1
-// gives one thread per (channel, chunk of `ln_rows_per_chunk` rows) the chunk's sum in row
-// order, pass 2 one thread per channel adding the chunks in chunk order onto dweight/dbias
-// (column_sum.hpp's second pass, shared with the bias gradient).
-// Same arithmetic as the portable twin (device/thrust/layernorm.hpp: two-pass variance, the same
-// gradient formula), different summation order: agreement to rounding (cuda_device_test.cu).
+// CudaDevice's LayerNorm (nvcc, or the tests' SIMT emulator): one warp per row for the row
+// statistics and the input gradient — lanes stride the row (coalesced), warp_sum (reduce.hpp)
+// closes each sum in a fixed butterfly — and a deterministic two-pass column reduction for the
+// parameter gradients: pass 1 gives one thread per (channel, chunk of `ln_rows_per_chunk` rows) the
+// chunk's sum in row order, pass 2 one thread per channel adding the chunks in chunk order onto
+// dweight/dbias (column_sum.hpp's second pass, shared with the bias gradient). Same arithmetic as
+// the portable twin (device/thrust/layernorm.hpp: two-pass variance, the same gradient formula),
+// different summation order: agreement to rounding (cuda_device_test.cu).
 #pragma once
 
 #include "prefopt/device/cuda/column_sum.hpp"
@@ -14,7 +14,7 @@
 
 namespace prefopt::thrust_device::cuda_kernels {
 
-constexpr int ln_threads = 256;  // 8 warps, 8 rows per block
+constexpr int ln_threads = 256;                               // 8 warps, 8 rows per block
 constexpr index_t ln_rows_per_chunk = colsum_rows_per_chunk;  // the chunks of column_sum.hpp's pass 2
 
 template <class S>
@@ -45,8 +45,8 @@ __global__ void __launch_bounds__(ln_threads)
 
 template <class S>
 __global__ void __launch_bounds__(ln_threads)
-    layernorm_backward_input_kernel(S* dinp, const S* dout, const S* inp, const S* weight, const S* mean,
-                                    const S* rstd, index_t rows, index_t C) {
+    layernorm_backward_input_kernel(S* dinp, const S* dout, const S* inp, const S* weight, const S* mean, const S* rstd,
+                                    index_t rows, index_t C) {
   const index_t r = static_cast<index_t>(blockIdx.x) * (ln_threads / warp_size) + threadIdx.x / warp_size;
   if (r >= rows) return;
   const int lane = threadIdx.x % warp_size;
@@ -70,8 +70,8 @@ __global__ void __launch_bounds__(ln_threads)
 
 // Pass 1: partial_w/partial_b (chunks, C); thread (c, chunk) sums its chunk's rows in order.
 template <class S>
-__global__ void layernorm_param_partials_kernel(S* partial_w, S* partial_b, const S* dout, const S* inp,
-                                                const S* mean, const S* rstd, index_t rows, index_t C) {
+__global__ void layernorm_param_partials_kernel(S* partial_w, S* partial_b, const S* dout, const S* inp, const S* mean,
+                                                const S* rstd, index_t rows, index_t C) {
   const index_t c = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const index_t chunk = blockIdx.y;
   if (c >= C) return;
@@ -88,19 +88,19 @@ __global__ void layernorm_param_partials_kernel(S* partial_w, S* partial_b, cons
 }
 
 template <class S>
-void layernorm_forward(S* out, S* mean, S* rstd, const S* inp, const S* weight, const S* bias, index_t rows,
-                       index_t C, S eps) {
+void layernorm_forward(S* out, S* mean, S* rstd, const S* inp, const S* weight, const S* bias, index_t rows, index_t C,
+                       S eps) {
   if (rows <= 0 || C <= 0) return;
   launch(layernorm_forward_kernel<S>, grid_size(rows, ln_threads / warp_size), ln_threads, out, mean, rstd, inp, weight,
-                                                                                         bias, rows, C, eps);
+         bias, rows, C, eps);
 }
 
 template <class S>
 void layernorm_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* inp, const S* weight, const S* mean,
                         const S* rstd, index_t rows, index_t C) {
   if (rows <= 0 || C <= 0) return;
-  launch(layernorm_backward_input_kernel<S>, grid_size(rows, ln_threads / warp_size), ln_threads, 
-      dinp, dout, inp, weight, mean, rstd, rows, C);
+  launch(layernorm_backward_input_kernel<S>, grid_size(rows, ln_threads / warp_size), ln_threads, dinp, dout, inp,
+         weight, mean, rstd, rows, C);
   const index_t chunks = (rows + ln_rows_per_chunk - 1) / ln_rows_per_chunk;
   // chunks <= 65535 (grid.y): rows <= 2,097,120 per call, far above any micro-batch.
   if (chunks > 65535) throw ArgumentError("layernorm_backward: too many rows for one call");
@@ -109,7 +109,8 @@ void layernorm_backward(S* dinp, S* dweight, S* dbias, const S* dout, const S* i
   launch(layernorm_param_partials_kernel<S>, grid, 128, partial, partial + chunks * C, dout, inp, mean, rstd, rows, C);
   // Pass 2 (column_sum.hpp): dweight[c] += Σ_chunk partial_w[chunk, c], chunks in order; dbias alike.
   launch(column_sum_accumulate_kernel<S>, grid_size(C, colsum_threads), colsum_threads, dweight, partial, chunks, C);
-  launch(column_sum_accumulate_kernel<S>, grid_size(C, colsum_threads), colsum_threads, dbias, partial + chunks * C, chunks, C);
+  launch(column_sum_accumulate_kernel<S>, grid_size(C, colsum_threads), colsum_threads, dbias, partial + chunks * C,
+         chunks, C);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels

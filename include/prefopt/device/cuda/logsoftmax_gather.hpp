@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// CudaDevice's fused log-softmax + target gather (nvcc, or the tests' SIMT emulator): one block of `lsm_threads` per row.
-// Forward: each thread streams its strided share of the row's logits (coalesced) through a
-// running (max, Σ exp) pair, then block_lse (reduce.hpp) merges the pairs in a fixed tree — one
-// read of the 50,257 logits instead of the portable twin's two passes in one thread. Backward:
-// the same block per row rewrites the row in place, w (onehot - exp(z - lse)), without the
-// portable twin's per-element 64-bit division. Deterministic (fixed tree, no atomics); equal to
-// the portable twin (device/thrust/layernorm.hpp) to rounding.
+// CudaDevice's fused log-softmax + target gather (nvcc, or the tests' SIMT emulator): one block of
+// `lsm_threads` per row. Forward: each thread streams its strided share of the row's logits
+// (coalesced) through a running (max, Σ exp) pair, then block_lse (reduce.hpp) merges the pairs in
+// a fixed tree — one read of the 50,257 logits instead of the portable twin's two passes in one
+// thread. Backward: the same block per row rewrites the row in place, w (onehot - exp(z - lse)),
+// without the portable twin's per-element 64-bit division. Deterministic (fixed tree, no atomics);
+// equal to the portable twin (device/thrust/layernorm.hpp) to rounding.
 #pragma once
 
 #include "prefopt/device/cuda/reduce.hpp"
@@ -54,7 +54,8 @@ template <class S>
 void logsoftmax_gather_backward(S* logits, const S* lse, const token_t* targets, const S* weights, index_t rows,
                                 index_t V) {
   if (rows <= 0) return;
-  launch(logsoftmax_gather_backward_kernel<S>, static_cast<unsigned>(rows), lsm_threads, logits, lse, targets, weights, V);
+  launch(logsoftmax_gather_backward_kernel<S>, static_cast<unsigned>(rows), lsm_threads, logits, lse, targets, weights,
+         V);
 }
 
 }  // namespace prefopt::thrust_device::cuda_kernels

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 // Warp and block reductions for CudaDevice's fast kernels (built by nvcc, or by a host compiler
 // over the tests' SIMT emulator: device/cuda/runtime.hpp). Deterministic: the shuffle tree is the
-// fixed butterfly (xor 16, 8, 4, 2, 1) over lanes and the block tree is that butterfly within
-// each warp, then the same butterfly over the per-warp totals in warp order; which thread holds which elements depends only on the launch
-// shape, a compile-time constant of each kernel. So every output is summed in one fixed order,
-// run to run and GPU to GPU of the same architecture — no atomics anywhere. (The order differs
-// from the portable twin's sequential walk, so fast and portable kernels agree to rounding, not
-// bit for bit; tests/device/cuda_device_test.cu compares them.)
+// fixed butterfly (xor 16, 8, 4, 2, 1) over lanes and the block tree is that butterfly within each
+// warp, then the same butterfly over the per-warp totals in warp order; which thread holds which
+// elements depends only on the launch shape, a compile-time constant of each kernel. So every
+// output is summed in one fixed order, run to run and GPU to GPU of the same architecture — no
+// atomics anywhere. (The order differs from the portable twin's sequential walk, so fast and
+// portable kernels agree to rounding, not bit for bit; tests/device/cuda_device_test.cu compares
+// them.)
 //
 // The butterfly leaves the same value in every lane: lane i adds a_i + a_(i^k) and lane i^k adds
-// a_(i^k) + a_i, which is the same float sum (addition is commutative), so all lanes agree bit
-// for bit and no broadcast is needed.
+// a_(i^k) + a_i, which is the same float sum (addition is commutative), so all lanes agree bit for
+// bit and no broadcast is needed.
 #pragma once
 
 #include <cmath>
