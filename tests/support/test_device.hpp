@@ -22,29 +22,24 @@ using Vector = std::vector<T, ManagedAllocator<T>>;
 template <class T>
 using AlignedVector = Vector<T>;  // cudaMallocManaged: 256-byte aligned
 }  // namespace prefopt::test
-#elif defined(PREFOPT_TEST_SIMT)
+#else
+// Host memory on every other device.
+#if defined(PREFOPT_TEST_SIMT)
+#include "support/simt/simt_device.hpp"  // first: device/cuda/ reads CUDA's names from it
 #include "prefopt/device/cpu/cpu_device.hpp"
-#include "support/simt/simt_device.hpp"
-namespace prefopt::test {
-using TestDevice = SimtDevice;
-template <class T>
-using Vector = std::vector<T>;
-template <class T>
-using AlignedVector = cpu::AlignedVector<T>;
-}  // namespace prefopt::test
 #elif defined(PREFOPT_TEST_THRUST_OMP)
 #include "prefopt/device/omp.hpp"
-namespace prefopt::test {
-using TestDevice = OmpDevice;
-template <class T>
-using Vector = std::vector<T>;
-template <class T>
-using AlignedVector = cpu::AlignedVector<T>;
-}  // namespace prefopt::test
 #else
 #include "prefopt/device/cpu.hpp"
+#endif
 namespace prefopt::test {
+#if defined(PREFOPT_TEST_SIMT)
+using TestDevice = SimtDevice;
+#elif defined(PREFOPT_TEST_THRUST_OMP)
+using TestDevice = OmpDevice;
+#else
 using TestDevice = CpuDevice;
+#endif
 template <class T>
 using Vector = std::vector<T>;
 template <class T>
