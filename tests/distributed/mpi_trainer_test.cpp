@@ -152,6 +152,13 @@ TEST_CASE("every rank sees each pair once per epoch: shards are disjoint and cov
   const nlohmann::json state = nlohmann::json::parse(in);
   INFO(state["metric_window"].dump());
   CHECK(state["metric_window"][0].get<double>() == 11.0);
+  // and each rank's own window, which a resume on 2 ranks puts back where it was; the two add up
+  // to the global one field by field
+  INFO(state["metric_window_per_rank"].dump());
+  REQUIRE(state["metric_window_per_rank"].size() == 2);
+  for (std::size_t f = 0; f < state["metric_window"].size(); ++f)
+    CHECK(state["metric_window_per_rank"][0][f].get<double>() + state["metric_window_per_rank"][1][f].get<double>() ==
+          state["metric_window"][f].get<double>());
 }
 
 TEST_CASE("2 ranks x batch b train exactly as 1 rank x batch 2b: losses, metrics and weights", "[mpi]") {

@@ -318,10 +318,18 @@ class Trainer {
   /// Writes output_dir/checkpoint-<step> (rank 0; other ranks wait) and applies save_total_limit.
   std::filesystem::path save_checkpoint() {
     std::filesystem::path dir;
-    // The open metric window is per rank until the next log sums it; the checkpoint keeps the
-    // global sums (restored on rank 0 alone, so the next log's all-reduce counts them once).
+    // The open metric window is per rank until the next log sums it. The checkpoint keeps each
+    // rank's sums (a resume with the same ranks restores them where they were, so the next log
+    // adds the same numbers in the same order as the uninterrupted run: bit-identical metrics)
+    // and their global sums (restored on rank 0 alone when re-sharding, so the next log's
+    // all-reduce counts them once). Each rank's sums reach rank 0 through an all-reduce of
+    // rank-slotted vectors: every slot but one is zero, so the values arrive exactly.
     MetricSums global_window = window_;
     comm_.all_reduce_sum(global_window.v.data(), MetricSums::n_fields);
+    const std::size_t n_fields = MetricSums::n_fields;
+    std::vector<double> rank_windows(static_cast<std::size_t>(comm_.world_size()) * n_fields, 0.0);
+    std::copy(window_.v.begin(), window_.v.end(), rank_windows.begin() + static_cast<std::ptrdiff_t>(comm_.rank() * n_fields));
+    comm_.all_reduce_sum(rank_windows.data(), static_cast<index_t>(rank_windows.size()));
     if (comm_.rank() == 0) {
       dir = write_checkpoint_directory(config_.output_dir, global_step_, [&](const std::filesystem::path& tmp) {
         save_model(tmp);
@@ -331,7 +339,7 @@ class Trainer {
         save_safetensors_f32<Scalar>(tmp / optimizer_state_file,
                                      {{"exp_avg", {n}, m.data()}, {"exp_avg_sq", {n}, v.data()}},
                                      {{"format", "prefopt.adamw"}, {"step", std::to_string(optimizer_.step_count())}});
-        write_file_atomically(tmp / trainer_state_file, trainer_state(global_window).dump(2) + "\n");
+        write_file_atomically(tmp / trainer_state_file, trainer_state(global_window, rank_windows).dump(2) + "\n");
       });
       rotate_checkpoints(config_.output_dir, static_cast<std::size_t>(config_.save_total_limit));
     }
@@ -631,7 +639,7 @@ class Trainer {
     return j;
   }
 
-  nlohmann::json trainer_state(const MetricSums& global_window) const {
+  nlohmann::json trainer_state(const MetricSums& global_window, const std::vector<double>& rank_windows) const {
     nlohmann::json j;
     j["format"] = "prefopt.trainer_state.v1";
     j["global_step"] = global_step_;
@@ -642,6 +650,11 @@ class Trainer {
                      {"warmup_steps", schedule_.warmup_steps},
                      {"total_steps", schedule_.total_steps}};
     j["metric_window"] = global_window.to_state();
+    nlohmann::json per_rank = nlohmann::json::array();
+    for (std::size_t r = 0; r * MetricSums::n_fields < rank_windows.size(); ++r)
+      per_rank.push_back(std::vector<double>(rank_windows.begin() + static_cast<std::ptrdiff_t>(r * MetricSums::n_fields),
+                                             rank_windows.begin() + static_cast<std::ptrdiff_t>((r + 1) * MetricSums::n_fields)));
+    j["metric_window_per_rank"] = per_rank;
     j["last_grad_norm"] = last_grad_norm_;
     j["last_learning_rate"] = last_lr_;
     return j;
@@ -683,7 +696,11 @@ class Trainer {
       PREFOPT_CHECK(global_step_ <= total_steps_, "Trainer: the checkpoint is at step ", global_step_,
                     " but this run has only ", total_steps_, " steps");
       window_.reset();
-      if (comm_.rank() == 0) window_.from_state(state.at("metric_window"));
+      const auto per_rank = state.find("metric_window_per_rank");  // absent in older checkpoints
+      if (!reshard && per_rank != state.end() && per_rank->size() == static_cast<std::size_t>(comm_.world_size()))
+        window_.from_state(per_rank->at(static_cast<std::size_t>(comm_.rank())));
+      else if (comm_.rank() == 0)
+        window_.from_state(state.at("metric_window"));
       last_grad_norm_ = state.at("last_grad_norm").get<double>();
       last_lr_ = state.at("last_learning_rate").get<double>();
     } catch (const nlohmann::json::exception& e) {
