@@ -322,14 +322,14 @@ class Trainer {
     // rank's sums (a resume with the same ranks restores them where they were, so the next log
     // adds the same numbers in the same order as the uninterrupted run: bit-identical metrics)
     // and their global sums (restored on rank 0 alone when re-sharding, so the next log's
-    // all-reduce counts them once). Each rank's sums reach rank 0 through an all-reduce of
-    // rank-slotted vectors: every slot but one is zero, so the values arrive exactly.
-    MetricSums global_window = window_;
-    comm_.all_reduce_sum(global_window.v.data(), MetricSums::n_fields);
+    // all-reduce counts them once). One all-reduce of rank-slotted vectors brings every rank's
+    // sums exactly (every slot but one is zero); the global sums add the slots in rank order.
     const std::size_t n_fields = MetricSums::n_fields;
     std::vector<double> rank_windows(static_cast<std::size_t>(comm_.world_size()) * n_fields, 0.0);
     std::copy(window_.v.begin(), window_.v.end(), rank_windows.begin() + static_cast<std::ptrdiff_t>(comm_.rank() * n_fields));
     comm_.all_reduce_sum(rank_windows.data(), static_cast<index_t>(rank_windows.size()));
+    MetricSums global_window;
+    for (std::size_t i = 0; i < rank_windows.size(); ++i) global_window.v[i % n_fields] += rank_windows[i];
     if (comm_.rank() == 0) {
       dir = write_checkpoint_directory(config_.output_dir, global_step_, [&](const std::filesystem::path& tmp) {
         save_model(tmp);

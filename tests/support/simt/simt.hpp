@@ -159,7 +159,6 @@ inline void switch_context(Context& save, const Context& load) { swapcontext(&sa
 struct Fiber {
   Context context;
   dim3 thread_idx;
-  unsigned linear = 0;  // x + y·Dx + z·Dx·Dy: CUDA's lane / warp numbering
   FiberState state = FiberState::runnable;
   // The pending shuffle: this lane's value and lane mask, then the value it receives.
   unsigned char value[8];
@@ -375,7 +374,6 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, Args... args) {
         for (std::size_t i = 0; i < n; ++i) {
           Fiber& f = b.fibers[i];
           f = Fiber{};
-          f.linear = static_cast<unsigned>(i);
           f.thread_idx = dim3(static_cast<unsigned>(i % block.x), static_cast<unsigned>(i / block.x % block.y),
                               static_cast<unsigned>(i / (static_cast<std::size_t>(block.x) * block.y)));
           start_fiber(f, st[i].get());
