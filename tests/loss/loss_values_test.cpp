@@ -347,7 +347,7 @@ struct SquaredMargin {  // ℓ = (β h - 1)², a reference-based squared hinge w
 
   void validate() const { PREFOPT_CHECK(beta > 0, "SquaredMargin: beta must be > 0, got ", beta); }
 
-  prefopt::loss::PairLoss operator()(const prefopt::loss::PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE prefopt::loss::PairLoss operator()(const prefopt::loss::PairLogps& p) const noexcept {
     const double h = (p.policy_chosen - p.policy_rejected) - (p.reference_chosen - p.reference_rejected);
     const double d = beta * h - 1;
     prefopt::loss::PairLoss out;
@@ -402,6 +402,15 @@ struct NonConstCall {
   PairLoss operator()(const PairLogps&) { return {}; }
   void validate() const {}
 };
+struct NotTriviallyCopyable {  // a std::string member: it could not be copied into a GPU kernel
+  static constexpr const char* name = "x";
+  static constexpr bool needs_reference = false, uses_rejected = true;
+  static constexpr LogpReduction reduction = LogpReduction::Sum;
+  static constexpr Normalization normalization = Normalization::PerPair;
+  std::string label;
+  PairLoss operator()(const PairLogps&) const { return {}; }
+  void validate() const {}
+};
 }  // namespace
 
 static_assert(is_pair_loss_v<Dpo> && is_pair_loss_v<Ipo> && is_pair_loss_v<Hinge> && is_pair_loss_v<Slic> &&
@@ -412,6 +421,7 @@ static_assert(!is_pair_loss_v<NonStaticFlag>);
 static_assert(!is_pair_loss_v<ReturnsDouble>);
 static_assert(!is_pair_loss_v<BoolReduction>);
 static_assert(!is_pair_loss_v<NonConstCall>);
+static_assert(!is_pair_loss_v<NotTriviallyCopyable>);
 static_assert(!is_pair_loss_v<int>);
 
 TEST_CASE("the docs/losses.md custom loss satisfies the interface and its gradient is right", "[loss][trait]") {

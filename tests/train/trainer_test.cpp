@@ -253,19 +253,19 @@ TEST_CASE("resuming with a different batch shape is refused with the reason", "[
 }
 
 namespace {
-// A loss that goes bad on its second call with a given chosen log-prob sign — to test the stop.
-struct NanAfter {
-  static constexpr const char* name = "nan-after";
+// SimPO whose loss is NaN when `poisoned` — a pure function, as a loss must be (it runs one GPU
+// thread per pair on the CUDA device), so a run resumed with it goes bad on its first step.
+struct PoisonedSimPo {
+  static constexpr const char* name = "poisoned-simpo";
   static constexpr bool needs_reference = false;
   static constexpr bool uses_rejected = true;
   static constexpr loss::LogpReduction reduction = loss::LogpReduction::Sum;
   static constexpr loss::Normalization normalization = loss::Normalization::PerPair;
-  int* calls = nullptr;
-  int good_calls = 0;
+  bool poisoned = false;
   void validate() const {}
-  loss::PairLoss operator()(const loss::PairLogps& p) const {
+  PREFOPT_HOST_DEVICE loss::PairLoss operator()(const loss::PairLogps& p) const noexcept {
     loss::PairLoss r = loss::SimPo{}(p);
-    if (++*calls > good_calls) r.loss = std::numeric_limits<double>::quiet_NaN();
+    if (poisoned) r.loss = std::numeric_limits<double>::quiet_NaN();
     return r;
   }
 };
@@ -275,19 +275,68 @@ TEST_CASE("a non-finite loss stops training with the step, and the last checkpoi
   using Model = Gpt2<test::TestDevice, float>;
   const auto pairs = random_pairs(8, tiny_config().vocab_size, 41);
   const auto dir = fresh_dir("nan");
-  Model policy(tiny_config());
-  policy.init_random(1);
-  int calls = 0;
   TrainingConfig c = small_run(dir);
   c.save_strategy = SaveStrategy::Steps;
   c.save_steps = 1;
-  Trainer<Model, NanAfter> trainer(policy, NanAfter{&calls, 4 * 2 + 1}, c, pairs);  // step 3 goes bad
-  CHECK_THROWS_WITH(trainer.train(), Catch::Contains("step 3: non-finite loss") && Catch::Contains("checkpoint-2"));
+  Model policy(tiny_config());
+  policy.init_random(1);
+  {
+    Trainer<Model, PoisonedSimPo> trainer(policy, PoisonedSimPo{false}, c, pairs);
+    trainer.train();
+  }
+  // As if the run had been killed after step 2: checkpoints 1 and 2 remain.
+  std::filesystem::remove_all(dir / "checkpoint-3");
+  std::filesystem::remove_all(dir / "checkpoint-4");
+  auto weights_of = [](const std::filesystem::path& checkpoint) {
+    Model m(load_hf_config(checkpoint));
+    std::vector<float> host(static_cast<std::size_t>(m.num_parameters()));
+    load_hf_parameters(checkpoint, m.parameter_table(), host.data());
+    return host;
+  };
+  const std::vector<float> at_step_2 = weights_of(dir / "checkpoint-2");
+  Trainer<Model, PoisonedSimPo> trainer(policy, PoisonedSimPo{true}, c, pairs);  // resumes; step 3 goes bad
+  CHECK_THROWS_WITH(trainer.train(dir), Catch::Contains("step 3: non-finite loss") && Catch::Contains("on training pair") &&
+                                            Catch::Contains("checkpoint-2"));
+  // Stopped before the optimizer step: the weights are still step 2's, and so is the checkpoint.
+  const std::vector<float> after = parameters_of(policy);
+  REQUIRE(after.size() == at_step_2.size());
+  CHECK(std::memcmp(after.data(), at_step_2.data(), after.size() * sizeof(float)) == 0);
   const auto saved = list_checkpoints(dir);
   REQUIRE(saved.size() == 2);
-  Model reloaded(load_hf_config(saved.back()));
-  std::vector<float> host(static_cast<std::size_t>(reloaded.num_parameters()));
-  load_hf_parameters(saved.back(), reloaded.parameter_table(), host.data());
+  CHECK(weights_of(saved.back()) == at_step_2);
+}
+
+namespace {
+// The test device, counting its device-to-host copies: where a training step reads back. The
+// kernels take the base device and find it by ADL through the derived type.
+struct CopyCountingDevice : test::TestDevice {
+  static inline int copies_to_host = 0;
+  template <class T>
+  void copy_to_host(const T* src, index_t n, T* dst) const {
+    ++copies_to_host;
+    test::TestDevice::copy_to_host(src, n, dst);
+  }
+};
+}  // namespace
+
+TEST_CASE("a training step reads back from the device once, after its last backward", "[train]") {
+  using Model = Gpt2<CopyCountingDevice, float>;
+  const auto pairs = random_pairs(8, tiny_config().vocab_size, 17);
+  for (ReferenceMode mode : {ReferenceMode::Precompute, ReferenceMode::Model}) {
+    Model policy(tiny_config()), reference(tiny_config(), CopyCountingDevice{}, GradientMemory::none);
+    policy.init_random(5);
+    reference.init_random(6);
+    TrainingConfig c = small_run(fresh_dir(mode == ReferenceMode::Model ? "copies_model" : "copies_precompute"));
+    c.reference = mode;  // 2 micro-batches of 2 pairs per step
+    Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.3}, c, pairs);
+    if (mode == ReferenceMode::Model) trainer.use_reference_model(reference);
+    else trainer.precompute_reference(reference);
+    CopyCountingDevice::copies_to_host = 0;
+    const auto step = trainer.compute_gradients();
+    CHECK(CopyCountingDevice::copies_to_host == 1);  // the step's PairLoss records, nothing per micro-batch
+    CHECK(std::isfinite(step.loss));
+    CHECK(step.pairs == 4);
+  }
 }
 
 TEST_CASE("the trainer rejects pairs that do not fit the model, naming the pair", "[train]") {

@@ -43,7 +43,7 @@ struct Dpo {
     detail::check_non_negative("Dpo", "rpo_alpha", rpo_alpha);
   }
 
-  PairLoss operator()(const PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps& p) const noexcept {
     const double h = (p.policy_chosen - p.policy_rejected) - (p.reference_chosen - p.reference_rejected);
     const double z = beta * h;
     const double eps = label_smoothing;

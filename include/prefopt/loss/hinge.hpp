@@ -28,7 +28,7 @@ struct Hinge {
   /// beta finite and > 0.
   void validate() const { detail::check_positive("Hinge", "beta", beta); }
 
-  PairLoss operator()(const PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps& p) const noexcept {
     const double h = (p.policy_chosen - p.policy_rejected) - (p.reference_chosen - p.reference_rejected);
     const double margin = 1 - beta * h;
     const bool active = margin > 0;

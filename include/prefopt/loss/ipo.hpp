@@ -29,7 +29,7 @@ struct Ipo {
   /// beta finite and > 0.
   void validate() const { detail::check_positive("Ipo", "beta", beta); }
 
-  PairLoss operator()(const PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps& p) const noexcept {
     const double nw = static_cast<double>(p.chosen_tokens), nl = static_cast<double>(p.rejected_tokens);
     const double a_w = p.policy_chosen / nw, a_l = p.policy_rejected / nl;
     const double ref_a_w = p.reference_chosen / nw, ref_a_l = p.reference_rejected / nl;

@@ -42,7 +42,7 @@ struct Orpo {
   /// lambda finite and >= 0 (0: plain per-pair SFT on the chosen completion).
   void validate() const { detail::check_non_negative("Orpo", "lambda", lambda); }
 
-  PairLoss operator()(const PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps& p) const noexcept {
     const double nw = static_cast<double>(p.chosen_tokens), nl = static_cast<double>(p.rejected_tokens);
     const double a_w = p.policy_chosen / nw, a_l = p.policy_rejected / nl;
     const double log_odds = (a_w - a_l) - (log1mexp(a_w) - log1mexp(a_l));

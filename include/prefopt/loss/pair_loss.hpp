@@ -15,15 +15,20 @@
 //   static constexpr bool uses_rejected;          // reads policy_rejected (false: Sft)
 //   static constexpr LogpReduction reduction;     // Sum: reads S; Mean: reads A = S/|y|
 //   static constexpr Normalization normalization; // how the trainer reduces per-pair losses
-//   PairLoss operator()(const PairLogps&) const;  // hot path: no checks, no allocation
+//   PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps&) const;  // pure: no checks, no allocation
 //   void validate() const;                        // throws ArgumentError naming the bad field
-// The trainer calls validate() once, not per pair.
+// The trainer calls validate() once, not per pair. operator() runs where the model's device runs
+// (train/pair_loss_kernel.hpp): one thread per pair on a GPU, so it must be a pure function of its
+// argument and the policy's members, marked PREFOPT_HOST_DEVICE (__host__ __device__ under nvcc,
+// nothing otherwise), and the policy trivially copyable. On the CPU device the pairs run in order
+// on the calling thread.
 #pragma once
 
 #include <cmath>
 #include <type_traits>
 #include <utility>
 
+#include "prefopt/core/config.hpp"
 #include "prefopt/core/error.hpp"
 #include "prefopt/core/types.hpp"
 
@@ -75,6 +80,8 @@ struct is_pair_loss<L, std::void_t<decltype(&L::name), decltype(&L::needs_refere
                                    decltype(std::declval<const L&>()(std::declval<const PairLogps&>())),
                                    decltype(std::declval<const L&>().validate())>>
     : std::bool_constant<
+          // copied by value into the device's per-pair kernel (train/pair_loss_kernel.hpp)
+          std::is_trivially_copyable_v<L> &&
           // static data members (a pointer to a non-static member is a member pointer)
           is_static_member_v<decltype(&L::name)> && is_static_member_v<decltype(&L::needs_reference)> &&
           is_static_member_v<decltype(&L::uses_rejected)> && is_static_member_v<decltype(&L::reduction)> &&

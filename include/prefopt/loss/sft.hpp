@@ -25,7 +25,7 @@ struct Sft {
   /// No hyperparameters.
   void validate() const {}
 
-  PairLoss operator()(const PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps& p) const noexcept {
     PairLoss out;
     out.loss = -p.policy_chosen;
     out.d_policy_chosen = -1.0;

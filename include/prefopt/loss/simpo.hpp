@@ -33,7 +33,7 @@ struct SimPo {
     detail::check_non_negative("SimPo", "gamma", gamma);
   }
 
-  PairLoss operator()(const PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps& p) const noexcept {
     const double nw = static_cast<double>(p.chosen_tokens), nl = static_cast<double>(p.rejected_tokens);
     const double a_w = p.policy_chosen / nw, a_l = p.policy_rejected / nl;
     const double z = beta * ((a_w - a_l) - gamma / beta);  // TRL's order of operations

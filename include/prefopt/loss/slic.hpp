@@ -35,7 +35,7 @@ struct Slic {
     detail::check_non_negative("Slic", "lambda", lambda);
   }
 
-  PairLoss operator()(const PairLogps& p) const noexcept {
+  PREFOPT_HOST_DEVICE PairLoss operator()(const PairLogps& p) const noexcept {
     const double nw = static_cast<double>(p.chosen_tokens);
     const double margin = delta - (p.policy_chosen - p.policy_rejected);
     const bool active = margin > 0;

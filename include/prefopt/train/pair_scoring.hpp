@@ -54,9 +54,10 @@ struct SequenceLogps {
   std::vector<index_t> count;  // (n_sequences): positions with a target
 };
 
-/// Runs a model's forward over a packed batch and returns the per-sequence sums on the host. The
-/// sums are reduced on the device (sequence_logp_sums, in position order and in double, the same
-/// order on every device), so only one number per sequence leaves it. Owns the device
+/// Runs a model's forward over a packed batch and reduces it to one completion log-prob sum per
+/// sequence, on the device (sequence_logp_sums, in position order and in double, the same order on
+/// every device). score(model, batch, mode) leaves the sums there for the loss kernel
+/// (train/pair_loss_kernel.hpp); score(..., out) also copies them to the host. Owns the device
 /// buffers, so repeated calls allocate nothing once the largest batch has been seen.
 template <class Model>
 class SequenceScorer {
@@ -64,8 +65,9 @@ class SequenceScorer {
   using Scalar = typename Model::scalar_type;
   using Device = typename Model::device_type;
 
-  /// Scores `batch`; in training mode the returned record feeds Model::backward.
-  auto score(Model& model, const PackedBatch& batch, ForwardMode mode, SequenceLogps& out) {
+  /// Scores `batch`; in training mode the returned record feeds Model::backward. Afterwards
+  /// device_sums() holds the sums and counts() / device_counts() the scored-token counts.
+  auto score(Model& model, const PackedBatch& batch, ForwardMode mode) {
     const auto n = static_cast<std::size_t>(batch.n_tokens());
     const index_t n_seq = batch.n_sequences();
     if (device_logps_.size() < n) device_logps_.resize(n);
@@ -75,15 +77,29 @@ class SequenceScorer {
     if (device_sums_.size() < static_cast<std::size_t>(n_seq)) device_sums_.resize(static_cast<std::size_t>(n_seq));
     sequence_logp_sums(model.device(), device_sums_.data(), static_cast<const Scalar*>(device_logps_.data()),
                        static_cast<const token_t*>(targets_.data()), static_cast<const index_t*>(offsets_.data()), n_seq);
-    out.sum.resize(static_cast<std::size_t>(n_seq));
-    model.device().copy_to_host(device_sums_.data(), n_seq, out.sum.data());
-    out.count.assign(static_cast<std::size_t>(n_seq), 0);
+    counts_.assign(static_cast<std::size_t>(n_seq), 0);
     for (index_t s = 0; s < n_seq; ++s)
       for (index_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t)
-        out.count[static_cast<std::size_t>(s)] += batch.targets[t] != no_target;
+        counts_[static_cast<std::size_t>(s)] += batch.targets[t] != no_target;
+    upload(model.device(), device_counts_, counts_);
+    n_seq_ = n_seq;
     return record;
   }
 
+  /// score(model, batch, mode), then the sums and counts on the host in `out`.
+  auto score(Model& model, const PackedBatch& batch, ForwardMode mode, SequenceLogps& out) {
+    auto record = score(model, batch, mode);
+    out.sum.resize(static_cast<std::size_t>(n_seq_));
+    model.device().copy_to_host(static_cast<const double*>(device_sums_.data()), n_seq_, out.sum.data());
+    out.count = counts_;
+    return record;
+  }
+
+  /// The latest batch's per-sequence sums (device memory, n_sequences).
+  const double* device_sums() const noexcept { return device_sums_.data(); }
+  /// Its scored-token counts per sequence, on the host and on the device.
+  const std::vector<index_t>& counts() const noexcept { return counts_; }
+  const index_t* device_counts() const noexcept { return device_counts_.data(); }
   /// Device copies of the latest batch's targets (n_tokens) and sequence offsets (n_seq + 1).
   const token_t* device_targets() const noexcept { return targets_.data(); }
   const index_t* device_offsets() const noexcept { return offsets_.data(); }
@@ -99,6 +115,9 @@ class SequenceScorer {
   typename Device::template vector<double> device_sums_;
   typename Device::template vector<token_t> targets_;
   typename Device::template vector<index_t> offsets_;
+  typename Device::template vector<index_t> device_counts_;
+  std::vector<index_t> counts_;
+  index_t n_seq_ = 0;
 };
 
 /// Completion log-prob sums of every pair under `model` (inference mode, `batch_size` pairs per

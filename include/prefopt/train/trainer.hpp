@@ -52,6 +52,7 @@
 #include "prefopt/train/checkpoint_dir.hpp"
 #include "prefopt/train/communicator.hpp"
 #include "prefopt/train/metrics.hpp"
+#include "prefopt/train/pair_loss_kernel.hpp"
 #include "prefopt/train/pair_scoring.hpp"
 #include "prefopt/train/progress.hpp"
 #include "prefopt/train/reference_logps.hpp"
@@ -225,13 +226,14 @@ class Trainer {
       indices.assign(mine.begin() + static_cast<std::ptrdiff_t>(first),
                      mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), first + static_cast<std::size_t>(config_.per_device_eval_batch_size))));
       fill_pair_batch(batch_, eval_, indices, sequences);
-      scorer_.score(policy_, batch_, ForwardMode::inference, policy_sums_);
-      reference_sums(batch_, indices, eval_reference_);
-      for (std::size_t k = 0; k < indices.size(); ++k) {
-        const loss::PairLogps p = pair_logps(k);
-        const loss::PairLoss r = loss_(p);
-        add_metrics(sums, r, p);
-      }
+      scorer_.score(policy_, batch_, ForwardMode::inference);
+      const index_t n_pairs = static_cast<index_t>(indices.size());
+      reserve_results(n_pairs);
+      launch_pair_losses(reference_sums(batch_, indices, eval_reference_), 1.0, nullptr, 0, n_pairs);
+      download_results(n_pairs);
+      const index_t per = sequences_per_pair(sequences);
+      for (index_t k = 0; k < n_pairs; ++k)
+        add_metrics(sums, host_results_[static_cast<std::size_t>(k)], scorer_.counts()[static_cast<std::size_t>(k * per)]);
     }
     comm_.all_reduce_sum(sums.v.data(), MetricSums::n_fields);
     return sums.to_json("eval_", Loss::uses_rejected, has_nll());
@@ -269,6 +271,7 @@ class Trainer {
         counts[0] += 1;
         counts[1] += static_cast<double>(train_[static_cast<std::size_t>(i)].chosen_ids.size());
       }
+    const double local_pairs = counts[0];
     comm_.all_reduce_sum(counts, 2);
     const double normalizer = Loss::normalization == loss::Normalization::PerToken ? counts[1] : counts[0];
     PREFOPT_CHECK(normalizer > 0, "Trainer: step ", global_step_ + 1, " has no pairs");
@@ -276,26 +279,24 @@ class Trainer {
     StepGradients out;
     out.pairs = counts[0];
     policy_.zero_gradients();
+    // Forward, loss and backward of every micro-batch queue on the device with nothing read back:
+    // the loss kernel writes each pair's PairLoss into this step's slot of device_results_ and
+    // one weight per sequence (dℓ/dS / N), which the device spreads over the sequence's scored tokens.
+    const index_t per = sequences_per_pair(sequences);
+    reserve_results(static_cast<index_t>(local_pairs));
+    step_chosen_tokens_.clear();
+    index_t done = 0;
     for (const auto& idx : micro) {
       fill_pair_batch(batch_, train_, idx, sequences);
       out.tokens += static_cast<double>(batch_.n_tokens());
-      const auto record = scorer_.score(policy_, batch_, ForwardMode::training, policy_sums_);
-      reference_sums(batch_, idx, train_reference_);
-      // One weight per sequence (dℓ/dS / N); the device spreads it over the sequence's scored tokens.
-      const index_t per = sequences_per_pair(sequences);
-      host_seq_weights_.assign(static_cast<std::size_t>(batch_.n_sequences()), Scalar(0));
-      for (std::size_t k = 0; k < idx.size(); ++k) {
-        const loss::PairLogps p = pair_logps(k);
-        const loss::PairLoss r = loss_(p);
-        if (!std::isfinite(r.loss) || !std::isfinite(r.d_policy_chosen) || !std::isfinite(r.d_policy_rejected))
-          throw TrainingError(non_finite_message("loss", r.loss, idx[k]));
-        add_metrics(window_, r, p);
-        out.loss += r.loss / normalizer;
-        host_seq_weights_[k * static_cast<std::size_t>(per)] = static_cast<Scalar>(r.d_policy_chosen / normalizer);
-        if (per == 2) host_seq_weights_[k * 2 + 1] = static_cast<Scalar>(r.d_policy_rejected / normalizer);
-      }
-      if (device_seq_weights_.size() < host_seq_weights_.size()) device_seq_weights_.resize(host_seq_weights_.size());
-      policy_.device().copy_from_host(host_seq_weights_.data(), batch_.n_sequences(), device_seq_weights_.data());
+      const auto record = scorer_.score(policy_, batch_, ForwardMode::training);
+      const double* reference = reference_sums(batch_, idx, train_reference_);
+      if (device_seq_weights_.size() < static_cast<std::size_t>(batch_.n_sequences()))
+        device_seq_weights_.resize(static_cast<std::size_t>(batch_.n_sequences()));
+      const index_t n_pairs = static_cast<index_t>(idx.size());
+      launch_pair_losses(reference, normalizer, device_seq_weights_.data(), done, n_pairs);
+      for (index_t k = 0; k < n_pairs; ++k) step_chosen_tokens_.push_back(scorer_.counts()[static_cast<std::size_t>(k * per)]);
+      done += n_pairs;
       if (device_weights_.size() < static_cast<std::size_t>(batch_.n_tokens()))
         device_weights_.resize(static_cast<std::size_t>(batch_.n_tokens()));
       broadcast_sequence_weights(policy_.device(), device_weights_.data(),
@@ -303,6 +304,19 @@ class Trainer {
                                  scorer_.device_offsets(), batch_.n_sequences(), batch_.n_tokens());
       policy_.backward(record, device_weights_.data());
     }
+    // The step's pair results come to the host once, for the metrics (in pair order, as every
+    // device sums them) and the check that stops a bad step before any collective or update.
+    download_results(done);
+    std::size_t j = 0;
+    for (const auto& idx : micro)
+      for (index_t i : idx) {
+        const loss::PairLoss& r = host_results_[j];
+        if (!std::isfinite(r.loss) || !std::isfinite(r.d_policy_chosen) || !std::isfinite(r.d_policy_rejected))
+          throw TrainingError(non_finite_message("loss", r.loss, i));
+        add_metrics(window_, r, step_chosen_tokens_[j]);
+        out.loss += r.loss / normalizer;
+        ++j;
+      }
     comm_.all_reduce_sum(&out.loss, 1);
     comm_.all_reduce_sum(policy_.device(), policy_.gradients(), policy_.num_parameters());
     return out;
@@ -472,48 +486,53 @@ class Trainer {
     return all;
   }
 
-  // Reference sums of the pairs `indices` (in batch order) into ref_chosen_/ref_rejected_.
-  void reference_sums(const PackedBatch& batch, const std::vector<index_t>& indices,
-                      const std::optional<ReferenceLogps>& precomputed) {
-    const std::size_t n = indices.size();
-    ref_chosen_.assign(n, 0.0);
-    ref_rejected_.assign(n, 0.0);
-    if constexpr (!Loss::needs_reference) return;
-    if (config_.reference == ReferenceMode::Model) {
-      reference_scorer_.score(*reference_model_, batch, ForwardMode::inference, reference_seq_);
+  // Device pointer to the reference sums of the batch's sequences (the batch holds the pairs
+  // `indices` in order), or nullptr for a reference-free loss: the frozen reference model's
+  // forward on the same batch, or the precomputed values uploaded in the batch's sequence layout.
+  const double* reference_sums(const PackedBatch& batch, const std::vector<index_t>& indices,
+                               const std::optional<ReferenceLogps>& precomputed) {
+    if constexpr (!Loss::needs_reference) {
+      return nullptr;
+    } else {
+      if (config_.reference == ReferenceMode::Model) {
+        reference_scorer_.score(*reference_model_, batch, ForwardMode::inference);
+        return reference_scorer_.device_sums();
+      }
       const std::size_t per = static_cast<std::size_t>(sequences_per_pair(sequences));
-      for (std::size_t k = 0; k < n; ++k) {
-        ref_chosen_[k] = reference_seq_.sum[k * per];
-        if (per == 2) ref_rejected_[k] = reference_seq_.sum[k * per + 1];
-      }
-    } else {
-      for (std::size_t k = 0; k < n; ++k) {
+      host_reference_.assign(indices.size() * per, 0.0);
+      for (std::size_t k = 0; k < indices.size(); ++k) {
         const auto i = static_cast<std::size_t>(indices[k]);
-        ref_chosen_[k] = precomputed->chosen[i];
-        if (!precomputed->rejected.empty()) ref_rejected_[k] = precomputed->rejected[i];
+        host_reference_[k * per] = precomputed->chosen[i];
+        if (per == 2 && !precomputed->rejected.empty()) host_reference_[k * per + 1] = precomputed->rejected[i];
       }
+      if (device_reference_.size() < host_reference_.size()) device_reference_.resize(host_reference_.size());
+      policy_.device().copy_from_host(host_reference_.data(), static_cast<index_t>(host_reference_.size()),
+                                      device_reference_.data());
+      return device_reference_.data();
     }
   }
 
-  // Pair k of the latest scored batch.
-  loss::PairLogps pair_logps(std::size_t k) const {
-    const std::size_t per = static_cast<std::size_t>(sequences_per_pair(sequences));
-    loss::PairLogps p;
-    p.policy_chosen = policy_sums_.sum[k * per];
-    p.chosen_tokens = policy_sums_.count[k * per];
-    if (per == 2) {
-      p.policy_rejected = policy_sums_.sum[k * per + 1];
-      p.rejected_tokens = policy_sums_.count[k * per + 1];
-    } else {
-      p.rejected_tokens = 1;
-    }
-    p.reference_chosen = ref_chosen_[k];
-    p.reference_rejected = ref_rejected_[k];
-    return p;
+  // Room for `n_pairs` results in device_results_ (grown before any kernel of the step writes to it).
+  void reserve_results(index_t n_pairs) {
+    if (device_results_.size() < static_cast<std::size_t>(n_pairs)) device_results_.resize(static_cast<std::size_t>(n_pairs));
   }
 
-  void add_metrics(MetricSums& sums, const loss::PairLoss& r, const loss::PairLogps& p) const {
-    if (Loss::normalization == loss::Normalization::PerToken) sums.add(r, r.loss, static_cast<double>(p.chosen_tokens));
+  // The loss of the latest scored batch's `n_pairs` pairs on the device, into device_results_
+  // from `first` on; `weights` (n_sequences, or nullptr) receives dℓ/dS / normalizer per sequence.
+  void launch_pair_losses(const double* reference, double normalizer, Scalar* weights, index_t first, index_t n_pairs) {
+    PairLossKernel<Loss, Scalar> kernel{loss_, scorer_.device_sums(), reference, scorer_.device_counts(),
+                                        sequences_per_pair(sequences), normalizer, weights,
+                                        device_results_.data() + first};
+    evaluate_pair_losses(policy_.device(), kernel, n_pairs);
+  }
+
+  void download_results(index_t n_pairs) {
+    host_results_.resize(static_cast<std::size_t>(n_pairs));
+    policy_.device().copy_to_host(static_cast<const loss::PairLoss*>(device_results_.data()), n_pairs, host_results_.data());
+  }
+
+  void add_metrics(MetricSums& sums, const loss::PairLoss& r, index_t chosen_tokens) const {
+    if (Loss::normalization == loss::Normalization::PerToken) sums.add(r, r.loss, static_cast<double>(chosen_tokens));
     else sums.add(r, r.loss, 1.0);
   }
 
@@ -767,9 +786,11 @@ class Trainer {
   std::int64_t order_epoch_ = -1;
   PackedBatch batch_;
   SequenceScorer<Model> scorer_, reference_scorer_;
-  SequenceLogps policy_sums_, reference_seq_;
-  std::vector<double> ref_chosen_, ref_rejected_;
-  std::vector<Scalar> host_seq_weights_;
+  std::vector<double> host_reference_;
+  typename Device::template vector<double> device_reference_;
+  typename Device::template vector<loss::PairLoss> device_results_;
+  std::vector<loss::PairLoss> host_results_;
+  std::vector<index_t> step_chosen_tokens_;
   typename Device::template vector<Scalar> device_seq_weights_, device_weights_;
 
   MetricSums window_;
