@@ -45,11 +45,24 @@ run() {  # name binary dict corpus-dirs...
   fi
 }
 
-status=0
+# The targets run nproc at a time (each libFuzzer process is single-threaded); each writes its
+# verdict to a status file, read once all have finished.
 F="${BUILD}/fuzz"
-run safetensors_header "${F}/fuzz_safetensors_header" "${REPO_ROOT}/fuzz/safetensors.dict" "${F}/seed_corpus" || status=1
-run hf_config "${F}/fuzz_hf_config" "${REPO_ROOT}/fuzz/hf_config.dict" "${F}/seed_corpus_config" || status=1
-run tokenizer "${F}/tokenizer/fuzz_tokenizer" "" "${corpora}/tokenizer" || status=1
-run jsonl "${F}/data/fuzz_jsonl" "${REPO_ROOT}/fuzz/data/jsonl.dict" "${corpora}/data/jsonl" || status=1
-run gzip "${F}/data/fuzz_gzip" "" "${corpora}/data/gzip" || status=1
+JOBS="$(nproc)"
+start() {  # name binary dict corpus-dirs...
+  while [ "$(jobs -rp | wc -l)" -ge "${JOBS}" ]; do sleep 1; done
+  local verdict="${corpora}/status-$1"
+  ( if run "$@"; then echo 0 >"${verdict}"; else echo 1 >"${verdict}"; fi ) &
+}
+start safetensors_header "${F}/fuzz_safetensors_header" "${REPO_ROOT}/fuzz/safetensors.dict" "${F}/seed_corpus"
+start hf_config "${F}/fuzz_hf_config" "${REPO_ROOT}/fuzz/hf_config.dict" "${F}/seed_corpus_config"
+start tokenizer "${F}/tokenizer/fuzz_tokenizer" "" "${corpora}/tokenizer"
+start jsonl "${F}/data/fuzz_jsonl" "${REPO_ROOT}/fuzz/data/jsonl.dict" "${corpora}/data/jsonl"
+start gzip "${F}/data/fuzz_gzip" "" "${corpora}/data/gzip"
+wait
+status=0
+for name in safetensors_header hf_config tokenizer jsonl gzip; do
+  verdict="$(cat "${corpora}/status-${name}" 2>/dev/null || true)"
+  [ "${verdict}" = "0" ] || { echo "[fuzz] ${name}: no clean verdict"; status=1; }
+done
 exit "${status}"

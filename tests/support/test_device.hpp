@@ -3,7 +3,7 @@
 // device's tests; with PREFOPT_TEST_THRUST_OMP as the tests of the CUDA device's thrust code on
 // thrust's OpenMP backend (OmpDevice; CTest label thrust_omp); with PREFOPT_TEST_CUDA,
 // compiled by nvcc, on a GPU (CudaManagedDevice, cuda_managed_device.hpp: CudaDevice's kernels
-// over managed memory; CTest label cuda; skipped, exit 77, without a GPU — catch_main_cuda.cu);
+// over managed memory; CTest label cuda; skipped, exit 77, without a GPU — catch_main_cuda.cpp);
 // and with PREFOPT_TEST_SIMT by the host compiler on SimtDevice (simt/simt_device.hpp: the same
 // CudaDevice code, fast kernels and cuBLAS calls included, over a SIMT emulator; label simt).
 // Every device's memory is host accessible, so the suites may read buffers directly; buffers a

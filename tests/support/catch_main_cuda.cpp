@@ -2,6 +2,8 @@
 // Catch2's main for the suites built for the GPU (PREFOPT_TEST_CUDA, prefopt_add_device_test's
 // <name>_cuda variant). Listing the tests (CTest's discovery, at build time) needs no GPU; a run
 // without a CUDA device prints why and exits 77, which CTest reports as skipped — never passed.
+// Host code only (the CUDA runtime's C API), so the host compiler builds it, once, not nvcc per
+// GPU architecture.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
