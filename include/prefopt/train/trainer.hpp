@@ -304,8 +304,9 @@ class Trainer {
                                  scorer_.device_offsets(), batch_.n_sequences(), batch_.n_tokens());
       policy_.backward(record, device_weights_.data());
     }
-    // The step's pair results come to the host once, for the metrics (in pair order, as every
-    // device sums them) and the check that stops a bad step before any collective or update.
+    // The step's pair results come to the host once, for the metrics (added in pair order on every
+    // device) and the check that stops a bad step before its loss and gradient all-reduces and
+    // the optimizer update.
     download_results(done);
     std::size_t j = 0;
     for (const auto& idx : micro)
