@@ -9,7 +9,8 @@
 //
 // The first argument picks the benchmark; the rest are the flags of bench_gpt2_step
 // (gpt2_step.hpp) or bench_dpo_step (dpo_step.hpp), whose bodies run here on CudaDevice; --tf32
-// switches the float GEMMs to TF32 tensor cores (set_cuda_tf32, reported as cublas_math_mode). The JSON
+// switches the float GEMMs to TF32 tensor cores and --bf16 to bfloat16 ones (set_cuda_gemm_precision,
+// reported as gemm_precision and cublas_math_mode). The JSON
 // line adds the GPU (cudaGetDeviceProperties), the CUDA runtime/driver and cuBLAS versions, the
 // cuBLAS math mode of prefopt's handle (CUBLAS_DEFAULT_MATH: strict fp32 SGEMM, no TF32 — the
 // precision of PyTorch's default, torch.backends.cuda.matmul.allow_tf32 = False), the GPU memory
@@ -78,6 +79,7 @@ nlohmann::ordered_json device_fields() {
   cublasMath_t mode{};
   cublasGetMathMode(h, &mode);
   f["cublas_math_mode"] = math_mode_name(mode);
+  f["gemm_precision"] = prefopt::thrust_device::to_string(prefopt::cuda_gemm_precision());
   const char* tf32 = std::getenv("NVIDIA_TF32_OVERRIDE");
   f["nvidia_tf32_override"] = tf32 ? tf32 : "";
   std::size_t free_b = 0, total_b = 0;
@@ -103,23 +105,30 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_cuda_step: unknown benchmark '%s'\n", which.c_str());
     return usage(2);
   }
-  // --tf32 (anywhere after the benchmark's name) is this program's own flag: TF32 tensor-core GEMMs
-  // (set_cuda_tf32), the peer of the PyTorch scripts' --tf32; the rest goes to the benchmark.
+  // --tf32 and --bf16 (anywhere after the benchmark's name) are this program's own flags: TF32 or
+  // bfloat16 tensor-core GEMMs (set_cuda_gemm_precision), the peers of the PyTorch scripts' --tf32
+  // (allow_tf32) and --bf16 (autocast); the rest goes to the benchmark.
   std::vector<char*> args(argv + 1, argv + argc);
-  bool tf32 = false;
+  bool tf32 = false, bf16 = false;
   for (auto it = args.begin(); it != args.end();) {
-    if (std::strcmp(*it, "--tf32") == 0) {
-      tf32 = true;
+    if (std::strcmp(*it, "--tf32") == 0 || std::strcmp(*it, "--bf16") == 0) {
+      (std::strcmp(*it, "--tf32") == 0 ? tf32 : bf16) = true;
       it = args.erase(it);
     } else {
       ++it;
     }
   }
+  if (tf32 && bf16) {
+    std::fprintf(stderr, "bench_cuda_step: --tf32 and --bf16 both set the GEMM precision: choose one\n");
+    return 2;
+  }
+  using prefopt::CudaGemmPrecision;
+  const CudaGemmPrecision precision = bf16 ? CudaGemmPrecision::bf16 : tf32 ? CudaGemmPrecision::tf32 : CudaGemmPrecision::fp32;
   prefopt::bench::RunOptions ro;
-  ro.program = "bench_cuda_step " + which + (tf32 ? " --tf32" : "");
+  ro.program = "bench_cuda_step " + which + (tf32 ? " --tf32" : bf16 ? " --bf16" : "");
   ro.device_ready = [&] {
     const int status = device_ready(ro.program.c_str());
-    if (status == 0) prefopt::set_cuda_tf32(tf32);
+    if (status == 0) prefopt::set_cuda_gemm_precision(precision);
     return status;
   };
   ro.device_fields = device_fields;

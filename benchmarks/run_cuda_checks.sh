@@ -244,7 +244,7 @@ def table(results):
         elif r.get("check") == "skipped":
             out.append(f"  {r['name']:26s} skipped: {r.get('why', '')}")
     out.append("")
-    out.append("throughput, GPT-2 124M fp32 (_tf32: TF32 GEMMs on both sides) (tokens/s; ratio = prefopt / PyTorch)")
+    out.append("throughput, GPT-2 124M fp32 (_tf32 / _bf16: TF32 / bfloat16 GEMMs on both sides) (tokens/s; ratio = prefopt / PyTorch)")
     by = {}
     for r in rows:
         if "run" in r:
@@ -275,7 +275,8 @@ def table(results):
             if r.get("note") or (r and r.get("rc") not in (0, None)):
                 out.append(f"  {'':26s} {impl}: rc {r.get('rc')} {r.get('note', '')}")
         if a.get("cublas_math_mode") or "allow_tf32" in b:
-            out.append(f"  {'':26s} precision: prefopt {a.get('cublas_math_mode', '?')}; pytorch allow_tf32={b.get('allow_tf32', '?')}"
+            out.append(f"  {'':26s} precision: prefopt {a.get('gemm_precision', '?')} ({a.get('cublas_math_mode', '?')}); "
+                       f"pytorch allow_tf32={b.get('allow_tf32', '?')} autocast_bf16={b.get('autocast_bf16', '?')}"
                        + (f", pytorch 1024^3 matmul {f(b.get('matmul_gflops'))} GFLOP/s" if b.get("matmul_gflops") else ""))
     for r in rows:
         if r.get("check") == "skipped_bench":
@@ -415,6 +416,8 @@ if [ "${QUICK}" != 1 ]; then
   bench_pair dpo_124m_real_precompute 60 dpo "${DPO_REAL[@]}" -- "${PEER_DPO}" "${DPO_REAL[@]}"
   # TF32 tensor cores on both sides (prefopt --tf32 = set_cuda_tf32; PyTorch allow_tf32 = True)
   bench_pair train_124m_T512_B8_tf32 60 train "${TRAIN_ARGS[@]}" --batch 8 --tf32 -- "${PEER_GPT2}" "${TRAIN_ARGS[@]}" --batch 8 --tf32
+  # bfloat16 tensor-core GEMMs (prefopt --bf16 = set_cuda_gemm_precision(bf16); PyTorch autocast(bfloat16))
+  bench_pair train_124m_T512_B8_bf16 60 train "${TRAIN_ARGS[@]}" --batch 8 --bf16 -- "${PEER_GPT2}" "${TRAIN_ARGS[@]}" --batch 8 --bf16
   # --batch 16 only when the batch-8 step was quick and 200 s remain (let_me_explain comes after it)
   quick="$(helper quick "${RESULTS}" train_124m_T512_B8 1.0)"
   if [ "${quick}" = 1 ]; then

@@ -92,6 +92,9 @@ def parse_args():
     ap.add_argument("--world-size", type=int, default=1, help="DDP processes (gloo); --batch is then the global batch")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--tf32", action="store_true", help="cuda: TF32 matmuls (torch.backends.cuda.matmul.allow_tf32 = True)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="cuda: the model's matmuls under torch.autocast(bfloat16), logits back to float for the "
+                         "log-softmax (the peer of prefopt's --bf16: bfloat16 tensor-core GEMMs, float elsewhere)")
     a = ap.parse_args()
     if a.workload == "real" and not a.pairs:
         ap.error("--workload real needs --pairs")
@@ -112,6 +115,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests", "reference"))
+
+
+def bf16_autocast():
+    """torch.autocast(bfloat16) under --bf16, else nothing (autocast, even disabled, probes CUDA)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
 import gpt2_torch  # noqa: E402
 from peer_common import blas_summary, cuda_summary  # noqa: E402
 
@@ -206,9 +214,9 @@ def collate(pairs):
 
 
 def concatenated_forward(params, config, ids, attn, loss_mask, num_examples):
-    with attention_mask(attn):
+    with attention_mask(attn), bf16_autocast():
         logits = gpt2_torch.forward_logits(params, config, ids, ops="fused")
-    logits = logits[:, :-1, :]
+    logits = logits[:, :-1, :].float()  # bfloat16 under --bf16; the log-softmax runs in float either way
     labels = ids[:, 1:].clone()
     lm = loss_mask[:, 1:].bool()
     labels[~lm] = 0
@@ -242,8 +250,10 @@ def main(rank=0, world=1):
         dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29517", rank=rank, world_size=world)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("pytorch_dpo_step.py: --device cuda but torch.cuda.is_available() is False")
-    if args.tf32 and args.device != "cuda":
-        raise SystemExit("pytorch_dpo_step.py: --tf32 needs --device cuda")
+    if (args.tf32 or args.bf16) and args.device != "cuda":
+        raise SystemExit("pytorch_dpo_step.py: --tf32 and --bf16 need --device cuda")
+    if args.tf32 and args.bf16:
+        raise SystemExit("pytorch_dpo_step.py: --tf32 and --bf16 both set the matmul precision: choose one")
     if args.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     dev = torch.device(args.device)
@@ -364,6 +374,7 @@ def main(rank=0, world=1):
     })
     if args.device == "cuda":
         result.update(cuda_summary())
+        result["autocast_bf16"] = bool(args.bf16)
     print(json.dumps(result), flush=True)
 
 

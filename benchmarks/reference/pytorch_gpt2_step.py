@@ -26,6 +26,7 @@ Threads: Debian's python3-torch calls the system libblas.so.3 (BLAS_INFO=generic
 govern, so OPENBLAS_NUM_THREADS is set to --threads before torch is imported.
 """
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -48,6 +49,9 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--tf32", action="store_true", help="cuda: TF32 matmuls (torch.backends.cuda.matmul.allow_tf32 = True)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="cuda: the model's matmuls under torch.autocast(bfloat16), logits back to float for the "
+                         "log-softmax (the peer of prefopt's --bf16: bfloat16 tensor-core GEMMs, float elsewhere)")
     return ap.parse_args()
 
 
@@ -58,6 +62,11 @@ os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests", "reference"))
+
+
+def bf16_autocast():
+    """torch.autocast(bfloat16) under --bf16, else nothing (autocast, even disabled, probes CUDA)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
 import gpt2_torch  # noqa: E402
 from peer_common import blas_summary, cuda_summary  # noqa: E402
 
@@ -97,8 +106,10 @@ def matmul_gflops(n=1024, reps=20):
 def main():
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("pytorch_gpt2_step.py: --device cuda but torch.cuda.is_available() is False")
-    if args.tf32 and args.device != "cuda":
-        raise SystemExit("pytorch_gpt2_step.py: --tf32 needs --device cuda")
+    if (args.tf32 or args.bf16) and args.device != "cuda":
+        raise SystemExit("pytorch_gpt2_step.py: --tf32 and --bf16 need --device cuda")
+    if args.tf32 and args.bf16:
+        raise SystemExit("pytorch_gpt2_step.py: --tf32 and --bf16 both set the matmul precision: choose one")
     if args.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     torch.set_num_threads(args.threads)
@@ -117,15 +128,17 @@ def main():
 
     def train_step():
         model.zero_grad(set_to_none=True)
-        logits = gpt2_torch.forward_logits(params, config, ids, ops="fused")
-        loss = (weights * gpt2_torch.target_logps(logits, targets)).sum()
+        with bf16_autocast():
+            logits = gpt2_torch.forward_logits(params, config, ids, ops="fused")
+        loss = (weights * gpt2_torch.target_logps(logits.float(), targets)).sum()
         loss.backward()
         return loss.item()
 
     def forward_step():
         with torch.no_grad():
-            logits = gpt2_torch.forward_logits(params, config, ids, ops="fused")
-            return (weights * gpt2_torch.target_logps(logits, targets)).sum().item()
+            with bf16_autocast():
+                logits = gpt2_torch.forward_logits(params, config, ids, ops="fused")
+            return (weights * gpt2_torch.target_logps(logits.float(), targets)).sum().item()
 
     def measure(step):
         for _ in range(args.warmup):
@@ -165,6 +178,7 @@ def main():
     }
     if args.device == "cuda":
         result.update(cuda_summary())
+        result["autocast_bf16"] = bool(args.bf16)
     print(json.dumps(result), flush=True)
     if args.device == "cpu" and gflops < 30:
         print(f"warning: 1024x1024 fp32 matmul at {gflops:.1f} GFLOP/s: torch is probably on the reference "

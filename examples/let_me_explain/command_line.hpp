@@ -2,7 +2,7 @@
 // The let_me_explain programs' command line, shared by the CPU and the CUDA main: parses the
 // options (defaults from Options), then runs the experiment on Device with communicator `comm`
 // (NoComm, or an MPI/NCCL one under mpirun). `device_ready(options)` runs after parsing and before
-// the experiment (it checks for the device and applies device options such as --tf32); a non-zero
+// the experiment (it checks for the device and applies device options such as --tf32 and --bf16); a non-zero
 // result is returned as the exit status. Errors are thrown to the caller
 // (a distributed main turns them into an abort of the whole job).
 #pragma once
@@ -48,6 +48,7 @@ int main_with(int argc, char** argv, DeviceReady&& device_ready, Comm comm) {
       ("logging-steps", po::value(&o.logging_steps)->default_value(o.logging_steps), "log every N steps")
       ("max-new-tokens", po::value(&o.max_new_tokens)->default_value(o.max_new_tokens), "greedy answer length")
       ("tf32", "CUDA build: TF32 tensor-core matrix products (Hugging Face's tf32=True); the CPU build refuses it")
+      ("bf16", "CUDA build: bfloat16 tensor-core matrix products with float weights, accumulation and other kernels (the GEMM half of Hugging Face's bf16=True); the CPU build refuses it")
       ("no-progress", "no progress bars");
   try {
     po::variables_map vm;
@@ -59,6 +60,11 @@ int main_with(int argc, char** argv, DeviceReady&& device_ready, Comm comm) {
     po::notify(vm);
     if (vm.count("no-progress")) o.progress = false;
     o.tf32 = vm.count("tf32") > 0;
+    o.bf16 = vm.count("bf16") > 0;
+    if (o.tf32 && o.bf16) {
+      std::cerr << "let_me_explain: --tf32 and --bf16 both set the matrix-product precision: choose one\n";
+      return 2;
+    }
     if (const int status = device_ready(o); status != 0) return status;
     return run<Device>(o, std::move(comm));
   } catch (const po::error& e) {

@@ -75,7 +75,8 @@ struct Options {
   index_t max_new_tokens = 100;        // the seed's greedy 100 new tokens
   index_t show_held_out = 3;           // held-out answers printed side by side
   bool progress = true;
-  bool tf32 = false;  // CUDA build: TF32 GEMMs (set by the CUDA main through set_cuda_tf32)
+  bool tf32 = false;  // CUDA build: TF32 GEMMs (set by the CUDA main through set_cuda_gemm_precision)
+  bool bf16 = false;  // CUDA build: bfloat16 tensor-core GEMMs (likewise)
 };
 
 /// The seed's success test: the answer starts with "Let me explain".

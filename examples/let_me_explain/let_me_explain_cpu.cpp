@@ -12,8 +12,9 @@
 
 int main(int argc, char** argv) {
   auto ready = [](const let_me_explain::Options& o) {
-    if (o.tf32) {
-      std::cerr << "let_me_explain: --tf32 is a CUDA option: run build/examples/let_me_explain_cuda\n";
+    if (o.tf32 || o.bf16) {
+      std::cerr << "let_me_explain: " << (o.tf32 ? "--tf32" : "--bf16")
+                << " is a CUDA option: run build/examples/let_me_explain_cuda\n";
       return 2;
     }
     return 0;

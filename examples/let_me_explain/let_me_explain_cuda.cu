@@ -22,8 +22,13 @@ int main(int argc, char** argv) {
       std::cerr << "let_me_explain: no CUDA device: build and run the CPU version, build/examples/let_me_explain\n";
       return 1;
     }
-    prefopt::set_cuda_tf32(o.tf32);
-    std::cout << "CUDA GEMMs: " << (o.tf32 ? "TF32 tensor cores (--tf32)" : "float (strict fp32; --tf32 for TF32)") << "\n";
+    using prefopt::CudaGemmPrecision;
+    prefopt::set_cuda_gemm_precision(o.bf16 ? CudaGemmPrecision::bf16 : o.tf32 ? CudaGemmPrecision::tf32 : CudaGemmPrecision::fp32);
+    std::cout << "CUDA GEMMs: "
+              << (o.bf16   ? "bfloat16 tensor cores, float accumulation (--bf16)"
+                  : o.tf32 ? "TF32 tensor cores (--tf32)"
+                           : "float (strict fp32; --tf32 or --bf16 for tensor cores)")
+              << "\n";
     return 0;
   };
 #if defined(PREFOPT_HAVE_NCCL)

@@ -39,7 +39,10 @@ namespace ref = prefopt::cuda_test::ref;
 namespace {
 #if defined(PREFOPT_TEST_SIMT)
 using DeviceUnderTest = test::SimtDevice;
+using thrust_device::cuda_gemm_precision;
 using thrust_device::cuda_tf32;
+using thrust_device::CudaGemmPrecision;
+using thrust_device::set_cuda_gemm_precision;
 using thrust_device::set_cuda_tf32;
 #else
 using DeviceUnderTest = CudaDevice;
@@ -154,6 +157,59 @@ TEST_CASE("set_cuda_tf32 switches float GEMMs to TF32 tensor cores and back", "[
   CHECK(strict < 1e-5);
   CHECK(tf32 > 1e-5);
   CHECK(tf32 < 2e-2);
+  CHECK(strict_again == strict);
+}
+
+TEST_CASE("set_cuda_gemm_precision(bf16) runs float GEMMs on bfloat16 tensor cores, batched ones too, and back",
+          "[cuda][device]") {
+  // bfloat16 keeps 7 mantissa bits (relative 2^-9 per operand), so the same products as the TF32
+  // case land about 8 times further off — above float's 1e-5, inside 5e-2 of the scale. cuBLAS
+  // may also pick TF32 for CUBLAS_COMPUTE_32F_FAST_16BF, which lands inside the same bounds.
+  REQUIRE(cuda_gemm_precision() == CudaGemmPrecision::fp32);
+  const index_t rows = 64, in = 768, out = 96, batch = 3;
+  const auto x = random_floats(rows * in, 21), w = random_floats(in * out, 22);
+  std::vector<float> y(rows * out);
+  ref::matmul_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out, WeightLayout::in_out);
+  auto gx = up(x);
+  auto gw = up(w);
+  auto gy = up(std::vector<float>(rows * out, 0.f));
+  auto rel_error = [](const std::vector<float>& got, const std::vector<float>& want) {
+    double worst = 0, scale = 0;
+    for (float v : want) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+    for (std::size_t i = 0; i < want.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]) / scale);
+    return worst;
+  };
+  auto matmul_error = [&] {
+    matmul_forward(dev, gy.p(), gx.p(), gw.p(), static_cast<const float*>(nullptr), rows, in, out, WeightLayout::in_out);
+    return rel_error(gy.host(), y);
+  };
+  // The strided-batched path (the attention's GEMMs): batch copies of x (rows, in) times wᵀ slices.
+  std::vector<float> xb, yb(static_cast<std::size_t>(batch * rows * out));
+  for (index_t b = 0; b < batch; ++b) xb.insert(xb.end(), x.begin(), x.end());
+  for (index_t b = 0; b < batch; ++b) std::copy(y.begin(), y.end(), yb.begin() + b * rows * out);
+  auto gxb = up(xb);
+  auto gyb = up(std::vector<float>(yb.size(), 0.f));
+  auto batched_error = [&] {
+    thrust_device::cuda_kernels::gemm_batched(false, false, rows, out, in, 1.0f, gxb.p(), in, rows * in, gw.p(), out, index_t(0),
+                               gyb.p(), out, rows * out, batch);
+    dev.synchronize();
+    return rel_error(gyb.host(), yb);
+  };
+  const double strict = matmul_error(), strict_batched = batched_error();
+  set_cuda_gemm_precision(CudaGemmPrecision::bf16);
+  CHECK_FALSE(cuda_tf32());
+  const double bf16 = matmul_error(), bf16_batched = batched_error();
+  set_cuda_gemm_precision(CudaGemmPrecision::fp32);
+  const double strict_again = matmul_error();
+  INFO("max error / scale: float " << strict << " (batched " << strict_batched << "), bf16 " << bf16 << " (batched "
+                                   << bf16_batched << "), float again " << strict_again);
+  CHECK(strict < 1e-5);
+  CHECK(strict_batched < 1e-5);
+  CHECK(bf16 > 1e-5);
+  CHECK(bf16 < 5e-2);
+  CHECK(bf16_batched > 1e-5);
+  CHECK(bf16_batched < 5e-2);
   CHECK(strict_again == strict);
 }
 

@@ -162,6 +162,33 @@ TEST_CASE("the reference cuBLAS is column-major, checks leading dimensions and s
   REQUIRE(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS);
   REQUIRE(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, &x, 1, &y, 1, &zero, &z, 1) == CUBLAS_STATUS_SUCCESS);
   CHECK(z == x);
+  // cublasGemmEx's compute types: FAST_16BF rounds to bfloat16 (7-bit mantissa, to nearest even),
+  // FAST_TF32 to TF32, plain 32F follows the math mode; non-float data is not emulated.
+  auto gemm_ex = [&](const float* a, cublasComputeType_t c) {
+    float out = -1;
+    const cublasStatus_t st = cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, a, CUDA_R_32F, 1, &y, CUDA_R_32F,
+                                           1, &zero, &out, CUDA_R_32F, 1, c, CUBLAS_GEMM_DEFAULT);
+    REQUIRE(st == CUBLAS_STATUS_SUCCESS);
+    return out;
+  };
+  const float u = 1.0f + 1.0f / 128 + 1.0f / 512;  // nearer bf16's 1 + 2^-7 than its 1 + 2^-6
+  const float tie_even = 1.0f + 1.0f / 256;        // halfway between 1 and 1 + 2^-7: to the even one, 1
+  CHECK(gemm_ex(&u, CUBLAS_COMPUTE_32F_FAST_16BF) == 1.0f + 1.0f / 128);
+  CHECK(gemm_ex(&tie_even, CUBLAS_COMPUTE_32F_FAST_16BF) == 1.0f);
+  CHECK(gemm_ex(&u, CUBLAS_COMPUTE_32F_FAST_TF32) == u);  // TF32 holds 10 mantissa bits
+  CHECK(gemm_ex(&x, CUBLAS_COMPUTE_32F_FAST_TF32) == 1.0f);
+  CHECK(gemm_ex(&x, CUBLAS_COMPUTE_32F) == x);
+  float out = 0;
+  CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, &x, CUDA_R_16BF, 1, &y, CUDA_R_32F, 1, &zero, &out,
+                     CUDA_R_32F, 1, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_NOT_SUPPORTED);
+  // The strided-batched form rounds each batch's operands the same way.
+  const float a2[] = {u, tie_even}, b2[] = {1, 1};
+  float c2[] = {0, 0};
+  REQUIRE(cublasGemmStridedBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, a2, CUDA_R_32F, 1, 1, b2, CUDA_R_32F, 1,
+                                     1, &zero, c2, CUDA_R_32F, 1, 1, 2, CUBLAS_COMPUTE_32F_FAST_16BF,
+                                     CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS);
+  CHECK(c2[0] == 1.0f + 1.0f / 128);
+  CHECK(c2[1] == 1.0f);
   REQUIRE(cublasDestroy(h) == CUBLAS_STATUS_SUCCESS);
 }
 

@@ -65,4 +65,7 @@ namespace prefopt {
 using thrust_device::CudaDevice;
 using thrust_device::cuda_tf32;
 using thrust_device::set_cuda_tf32;
+using thrust_device::CudaGemmPrecision;
+using thrust_device::cuda_gemm_precision;
+using thrust_device::set_cuda_gemm_precision;
 }

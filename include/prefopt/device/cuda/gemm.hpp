@@ -25,12 +25,44 @@ inline void check_cublas(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS)
     throw Error(std::string("cuBLAS error ") + std::to_string(static_cast<int>(s)) + " in " + what);
 }
-/// The process-wide GEMM precision of float products (set_cuda_tf32 below).
-inline std::atomic<bool>& tf32_enabled() {
-  static std::atomic<bool> on{false};
-  return on;
+/// The process-wide GEMM precision of float products (set_cuda_gemm_precision below).
+inline std::atomic<int>& gemm_precision() {
+  static std::atomic<int> p{0};
+  return p;
 }
-/// One cuBLAS handle per host thread, made on first use; its math mode follows tf32_enabled().
+}  // namespace cuda_detail
+
+/// What the CUDA device's float GEMMs compute with (double GEMMs are always strict double):
+///   fp32  strict float (cublasSgemm, cuBLAS's default math) — PyTorch's default,
+///         torch.backends.cuda.matmul.allow_tf32 = False; the default here;
+///   tf32  TF32 tensor cores (CUBLAS_TF32_TENSOR_OP_MATH): operands rounded to a 10-bit mantissa,
+///         float accumulation — Hugging Face's TrainingArguments.tf32, allow_tf32 = True;
+///   bf16  bfloat16 tensor cores (cublasGemmEx with CUBLAS_COMPUTE_32F_FAST_16BF): cuBLAS may
+///         down-convert the float operands to bfloat16 (7-bit mantissa) or TF32, accumulates and
+///         writes float — the GEMM half of Hugging Face's bf16=True (torch.autocast(bfloat16)),
+///         whose LayerNorm, softmax, loss and optimizer stay in float as here; the weights stay
+///         float (autocast's master weights), and so does every other kernel.
+/// The setting is process wide and applies to the GEMMs issued after the call.
+enum class CudaGemmPrecision { fp32 = 0, tf32 = 1, bf16 = 2 };
+
+inline void set_cuda_gemm_precision(CudaGemmPrecision p) {
+  cuda_detail::gemm_precision().store(static_cast<int>(p), std::memory_order_relaxed);
+}
+inline CudaGemmPrecision cuda_gemm_precision() {
+  return static_cast<CudaGemmPrecision>(cuda_detail::gemm_precision().load(std::memory_order_relaxed));
+}
+inline const char* to_string(CudaGemmPrecision p) {
+  return p == CudaGemmPrecision::tf32 ? "tf32" : p == CudaGemmPrecision::bf16 ? "bf16" : "fp32";
+}
+
+/// TF32 on or off (set_cuda_gemm_precision(tf32 or fp32)); TF32 is about 1e-3 relative error per
+/// product instead of 1e-7, several times the speed.
+inline void set_cuda_tf32(bool on) { set_cuda_gemm_precision(on ? CudaGemmPrecision::tf32 : CudaGemmPrecision::fp32); }
+inline bool cuda_tf32() { return cuda_gemm_precision() == CudaGemmPrecision::tf32; }
+
+namespace cuda_detail {
+/// One cuBLAS handle per host thread, made on first use; its math mode follows the precision
+/// (TF32 tensor-op math for tf32; the bf16 compute type is passed per call).
 inline cublasHandle_t cublas_handle() {
   struct Holder {
     cublasHandle_t h = nullptr;
@@ -41,7 +73,7 @@ inline cublasHandle_t cublas_handle() {
     }
   };
   thread_local Holder holder;
-  const bool want = tf32_enabled().load(std::memory_order_relaxed);
+  const bool want = cuda_tf32();
   if (want != holder.tf32) {
     check_cublas(cublasSetMathMode(holder.h, want ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                  "cublasSetMathMode");
@@ -51,7 +83,12 @@ inline cublasHandle_t cublas_handle() {
 }
 inline void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
-  check_cublas(cublasSgemm(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc), "cublasSgemm");
+  if (cuda_gemm_precision() == CudaGemmPrecision::bf16)
+    check_cublas(cublasGemmEx(cublas_handle(), ta, tb, m, n, k, &alpha, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta,
+                              C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx (CUBLAS_COMPUTE_32F_FAST_16BF)");
+  else
+    check_cublas(cublasSgemm(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc), "cublasSgemm");
 }
 inline void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha, const double* A,
                  int lda, const double* B, int ldb, double beta, double* C, int ldc) {
@@ -60,9 +97,15 @@ inline void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
 inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
                                  const float* A, int lda, long long sa, const float* B, int ldb, long long sb,
                                  float beta, float* C, int ldc, long long sc, int batch) {
-  check_cublas(cublasSgemmStridedBatched(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, sa, B, ldb, sb, &beta, C,
-                                         ldc, sc, batch),
-               "cublasSgemmStridedBatched");
+  if (cuda_gemm_precision() == CudaGemmPrecision::bf16)
+    check_cublas(cublasGemmStridedBatchedEx(cublas_handle(), ta, tb, m, n, k, &alpha, A, CUDA_R_32F, lda, sa, B,
+                                            CUDA_R_32F, ldb, sb, &beta, C, CUDA_R_32F, ldc, sc, batch,
+                                            CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmStridedBatchedEx (CUBLAS_COMPUTE_32F_FAST_16BF)");
+  else
+    check_cublas(cublasSgemmStridedBatched(cublas_handle(), ta, tb, m, n, k, &alpha, A, lda, sa, B, ldb, sb, &beta, C,
+                                           ldc, sc, batch),
+                 "cublasSgemmStridedBatched");
 }
 inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha,
                                  const double* A, int lda, long long sa, const double* B, int ldb, long long sb,
@@ -72,15 +115,6 @@ inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int
                "cublasDgemmStridedBatched");
 }
 }  // namespace cuda_detail
-
-/// TF32 tensor-core GEMMs for float on Ampere and later (Hugging Face's TrainingArguments.tf32,
-/// PyTorch's torch.backends.cuda.matmul.allow_tf32): cuBLAS rounds the float operands to TF32
-/// (10-bit mantissa) and accumulates in float — about 1e-3 relative error per product instead of
-/// 1e-7, several times the speed. Off by default: strict float GEMMs, as PyTorch's default. The
-/// setting is process wide and applies to the GEMMs issued after the call (the other kernels are
-/// float throughout either way). Double GEMMs are never affected.
-inline void set_cuda_tf32(bool on) { cuda_detail::tf32_enabled().store(on, std::memory_order_relaxed); }
-inline bool cuda_tf32() { return cuda_detail::tf32_enabled().load(std::memory_order_relaxed); }
 
 namespace cuda_kernels {
 
