@@ -128,31 +128,55 @@ TEST_CASE("cuda matmul forward and backward match the CPU device", "[cuda][devic
   }
 }
 
-TEST_CASE("set_cuda_tf32 switches float GEMMs to TF32 tensor cores and back", "[cuda][device]") {
-  // 768-long dot products of N(0, 1) values: float GEMMs agree with the CPU device to ~1e-6; TF32
-  // rounds each operand to a 10-bit mantissa (relative 2^-11 each), so a product's error is about
-  // 1e-3 of the operands' scale — above float's 1e-5 tolerance, inside 2e-2.
-  REQUIRE_FALSE(cuda_tf32());
-  const index_t rows = 64, in = 768, out = 96;
-  const auto x = random_floats(rows * in, 11), w = random_floats(in * out, 12);
-  std::vector<float> y(rows * out);
-  ref::matmul_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out, WeightLayout::in_out);
-  auto gx = up(x);
-  auto gw = up(w);
-  auto gy = up(std::vector<float>(rows * out, 0.f));
-  auto max_rel = [&] {
-    matmul_forward(dev, gy.p(), gx.p(), gw.p(), static_cast<const float*>(nullptr), rows, in, out, WeightLayout::in_out);
-    const auto g = gy.host();
+namespace {
+/// 768-long dot products of N(0, 1) values, on the device as one matmul_forward and as a strided
+/// batch of `batch` copies (the attention's GEMM path), each compared with the CPU reference:
+/// the largest error relative to the products' scale.
+struct GemmPrecisionProbe {
+  static constexpr index_t rows = 64, in = 768, out = 96, batch = 3;
+  std::vector<float> x = random_floats(rows * in, 11), w = random_floats(in * out, 12), y, yb;
+  Dev<float> gx{x}, gw{w}, gy{std::vector<float>(rows * out, 0.f)};
+  Dev<float> gxb{repeat(x)}, gyb{std::vector<float>(batch * rows * out, 0.f)};
+
+  GemmPrecisionProbe() : y(rows * out) {
+    ref::matmul_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out, WeightLayout::in_out);
+    yb = repeat(y);
+  }
+  static std::vector<float> repeat(const std::vector<float>& v) {
+    std::vector<float> r;
+    for (index_t b = 0; b < batch; ++b) r.insert(r.end(), v.begin(), v.end());
+    return r;
+  }
+  static double rel_error(const std::vector<float>& got, const std::vector<float>& want) {
     double worst = 0, scale = 0;
-    for (float v : y) scale = std::max(scale, static_cast<double>(std::fabs(v)));
-    for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(g[i]) - y[i]) / scale);
+    for (float v : want) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+    for (std::size_t i = 0; i < want.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]) / scale);
     return worst;
-  };
-  const double strict = max_rel();
+  }
+  double matmul_error() {
+    matmul_forward(dev, gy.p(), gx.p(), gw.p(), static_cast<const float*>(nullptr), rows, in, out, WeightLayout::in_out);
+    return rel_error(gy.host(), y);
+  }
+  double batched_error() {  // x_b (rows, in) · w (in, out), w shared (stride 0)
+    thrust_device::cuda_kernels::gemm_batched(false, false, rows, out, in, 1.0f, gxb.p(), in, rows * in, gw.p(), out,
+                                              index_t(0), gyb.p(), out, rows * out, batch);
+    return rel_error(gyb.host(), yb);
+  }
+};
+}  // namespace
+
+TEST_CASE("set_cuda_tf32 switches float GEMMs to TF32 tensor cores and back", "[cuda][device]") {
+  // Float GEMMs agree with the CPU device to ~1e-6; TF32 rounds each operand to a 10-bit mantissa
+  // (relative 2^-11 each), so a product's error is about 1e-3 of the operands' scale — above
+  // float's 1e-5 tolerance, inside 2e-2.
+  REQUIRE_FALSE(cuda_tf32());
+  GemmPrecisionProbe probe;
+  const double strict = probe.matmul_error();
   set_cuda_tf32(true);
-  const double tf32 = max_rel();
+  const double tf32 = probe.matmul_error();
   set_cuda_tf32(false);
-  const double strict_again = max_rel();
+  const double strict_again = probe.matmul_error();
   INFO("max error / scale: float " << strict << ", tf32 " << tf32 << ", float again " << strict_again);
   CHECK(strict < 1e-5);
   CHECK(tf32 > 1e-5);
@@ -166,36 +190,9 @@ TEST_CASE("set_cuda_gemm_precision(bf16) runs float GEMMs on bfloat16 tensor cor
   // case land about 8 times further off — above float's 1e-5, inside 5e-2 of the scale. cuBLAS
   // may also pick TF32 for CUBLAS_COMPUTE_32F_FAST_16BF, which lands inside the same bounds.
   REQUIRE(cuda_gemm_precision() == CudaGemmPrecision::fp32);
-  const index_t rows = 64, in = 768, out = 96, batch = 3;
-  const auto x = random_floats(rows * in, 21), w = random_floats(in * out, 22);
-  std::vector<float> y(rows * out);
-  ref::matmul_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out, WeightLayout::in_out);
-  auto gx = up(x);
-  auto gw = up(w);
-  auto gy = up(std::vector<float>(rows * out, 0.f));
-  auto rel_error = [](const std::vector<float>& got, const std::vector<float>& want) {
-    double worst = 0, scale = 0;
-    for (float v : want) scale = std::max(scale, static_cast<double>(std::fabs(v)));
-    for (std::size_t i = 0; i < want.size(); ++i)
-      worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]) / scale);
-    return worst;
-  };
-  auto matmul_error = [&] {
-    matmul_forward(dev, gy.p(), gx.p(), gw.p(), static_cast<const float*>(nullptr), rows, in, out, WeightLayout::in_out);
-    return rel_error(gy.host(), y);
-  };
-  // The strided-batched path (the attention's GEMMs): batch copies of x (rows, in) times wᵀ slices.
-  std::vector<float> xb, yb(static_cast<std::size_t>(batch * rows * out));
-  for (index_t b = 0; b < batch; ++b) xb.insert(xb.end(), x.begin(), x.end());
-  for (index_t b = 0; b < batch; ++b) std::copy(y.begin(), y.end(), yb.begin() + b * rows * out);
-  auto gxb = up(xb);
-  auto gyb = up(std::vector<float>(yb.size(), 0.f));
-  auto batched_error = [&] {
-    thrust_device::cuda_kernels::gemm_batched(false, false, rows, out, in, 1.0f, gxb.p(), in, rows * in, gw.p(), out, index_t(0),
-                               gyb.p(), out, rows * out, batch);
-    dev.synchronize();
-    return rel_error(gyb.host(), yb);
-  };
+  GemmPrecisionProbe probe;
+  auto matmul_error = [&] { return probe.matmul_error(); };
+  auto batched_error = [&] { return probe.batched_error(); };
   const double strict = matmul_error(), strict_batched = batched_error();
   set_cuda_gemm_precision(CudaGemmPrecision::bf16);
   CHECK_FALSE(cuda_tf32());
