@@ -191,14 +191,12 @@ TEST_CASE("set_cuda_gemm_precision(bf16) runs float GEMMs on bfloat16 tensor cor
   // may also pick TF32 for CUBLAS_COMPUTE_32F_FAST_16BF, which lands inside the same bounds.
   REQUIRE(cuda_gemm_precision() == CudaGemmPrecision::fp32);
   GemmPrecisionProbe probe;
-  auto matmul_error = [&] { return probe.matmul_error(); };
-  auto batched_error = [&] { return probe.batched_error(); };
-  const double strict = matmul_error(), strict_batched = batched_error();
+  const double strict = probe.matmul_error(), strict_batched = probe.batched_error();
   set_cuda_gemm_precision(CudaGemmPrecision::bf16);
   CHECK_FALSE(cuda_tf32());
-  const double bf16 = matmul_error(), bf16_batched = batched_error();
+  const double bf16 = probe.matmul_error(), bf16_batched = probe.batched_error();
   set_cuda_gemm_precision(CudaGemmPrecision::fp32);
-  const double strict_again = matmul_error();
+  const double strict_again = probe.matmul_error();
   INFO("max error / scale: float " << strict << " (batched " << strict_batched << "), bf16 " << bf16 << " (batched "
                                    << bf16_batched << "), float again " << strict_again);
   CHECK(strict < 1e-5);

@@ -6,8 +6,9 @@
 // spreads over the sequence's scored tokens for the backward. So forward, loss and backward of a
 // micro-batch queue on the device with nothing read back in between; the trainer copies a step's
 // PairLoss records to the host once, after the last backward, for the metrics and the non-finite
-// check. On the CPU device the tasks run in pair order on the calling thread; on the thrust
-// devices they are one thrust::for_each (a GPU thread per pair on CudaDevice).
+// check. The trainer runs it with the device's for_each_index over the pairs: in pair order on the
+// calling thread on the CPU device, one thrust::for_each on the thrust devices (a GPU thread per
+// pair on CudaDevice).
 //
 // Layouts are the packed batch's (train/pair_scoring.hpp): with `per` = 2 sequences per pair,
 // sequence 2k is pair k's chosen and 2k + 1 its rejected completion; with per = 1, sequence k is
@@ -54,11 +55,5 @@ struct PairLossKernel {
     }
   }
 };
-
-/// Runs `kernel` over pairs [0, n_pairs) on `device` (for_each_index of the device, found by ADL).
-template <class Device, class Loss, class Scalar>
-void evaluate_pair_losses(const Device& device, const PairLossKernel<Loss, Scalar>& kernel, index_t n_pairs) {
-  for_each_index(device, n_pairs, kernel);
-}
 
 }  // namespace prefopt

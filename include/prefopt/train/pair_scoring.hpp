@@ -66,7 +66,7 @@ class SequenceScorer {
   using Device = typename Model::device_type;
 
   /// Scores `batch`; in training mode the returned record feeds Model::backward. Afterwards
-  /// device_sums() holds the sums and counts() / device_counts() the scored-token counts.
+  /// device_sums() holds the sums and counts() the scored-token counts.
   auto score(Model& model, const PackedBatch& batch, ForwardMode mode) {
     const auto n = static_cast<std::size_t>(batch.n_tokens());
     const index_t n_seq = batch.n_sequences();
@@ -81,7 +81,7 @@ class SequenceScorer {
     for (index_t s = 0; s < n_seq; ++s)
       for (index_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t)
         counts_[static_cast<std::size_t>(s)] += batch.targets[t] != no_target;
-    upload(model.device(), device_counts_, counts_);
+    counts_on_device_ = false;
     n_seq_ = n_seq;
     return record;
   }
@@ -97,9 +97,14 @@ class SequenceScorer {
 
   /// The latest batch's per-sequence sums (device memory, n_sequences).
   const double* device_sums() const noexcept { return device_sums_.data(); }
-  /// Its scored-token counts per sequence, on the host and on the device.
+  /// Its scored-token counts per sequence, on the host, and on `device` (copied there on the first
+  /// call after a score(): only the loss kernel needs them, not the reference scorer's batches).
   const std::vector<index_t>& counts() const noexcept { return counts_; }
-  const index_t* device_counts() const noexcept { return device_counts_.data(); }
+  const index_t* device_counts(const Device& device) {
+    if (!counts_on_device_) upload(device, device_counts_, counts_);
+    counts_on_device_ = true;
+    return device_counts_.data();
+  }
   /// Device copies of the latest batch's targets (n_tokens) and sequence offsets (n_seq + 1).
   const token_t* device_targets() const noexcept { return targets_.data(); }
   const index_t* device_offsets() const noexcept { return offsets_.data(); }
@@ -117,6 +122,7 @@ class SequenceScorer {
   typename Device::template vector<index_t> offsets_;
   typename Device::template vector<index_t> device_counts_;
   std::vector<index_t> counts_;
+  bool counts_on_device_ = false;
   index_t n_seq_ = 0;
 };
 

@@ -521,10 +521,10 @@ class Trainer {
   // The loss of the latest scored batch's `n_pairs` pairs on the device, into device_results_
   // from `first` on; `weights` (n_sequences, or nullptr) receives dℓ/dS / normalizer per sequence.
   void launch_pair_losses(const double* reference, double normalizer, Scalar* weights, index_t first, index_t n_pairs) {
-    PairLossKernel<Loss, Scalar> kernel{loss_, scorer_.device_sums(), reference, scorer_.device_counts(),
-                                        sequences_per_pair(sequences), normalizer, weights,
-                                        device_results_.data() + first};
-    evaluate_pair_losses(policy_.device(), kernel, n_pairs);
+    const PairLossKernel<Loss, Scalar> kernel{loss_, scorer_.device_sums(), reference,
+                                              scorer_.device_counts(policy_.device()), sequences_per_pair(sequences),
+                                              normalizer, weights, device_results_.data() + first};
+    for_each_index(policy_.device(), n_pairs, kernel);
   }
 
   void download_results(index_t n_pairs) {

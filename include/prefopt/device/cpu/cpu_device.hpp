@@ -53,10 +53,6 @@ using ArrayMap = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
 template <class S>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>;
 
-/// Calls fn(c0, c1) for column blocks [c0, c1) of [0, channels), spread over OpenMP threads.
-/// Reductions over rows that write per-column results (bias, LayerNorm and embedding gradients)
-/// use it with the row loop inside fn: each column sums its rows in order, so the result is bit
-/// for bit the same for any number of threads.
 /// Runs f(i) for i in [0, n) in order on the calling thread — the CPU device's form of the thrust
 /// devices' for_each_index, for small per-item work such as the per-pair loss
 /// (train/pair_loss_kernel.hpp), where the order stays the host's and an exception reaches the caller.
@@ -65,6 +61,10 @@ void for_each_index(const CpuDevice&, index_t n, F&& f) {
   for (index_t i = 0; i < n; ++i) f(i);
 }
 
+/// Calls fn(c0, c1) for column blocks [c0, c1) of [0, channels), spread over OpenMP threads.
+/// Reductions over rows that write per-column results (bias, LayerNorm and embedding gradients)
+/// use it with the row loop inside fn: each column sums its rows in order, so the result is bit
+/// for bit the same for any number of threads.
 template <class Fn>
 void parallel_column_blocks(index_t channels, Fn&& fn) {
   constexpr index_t block = 64;
