@@ -5,10 +5,16 @@
 // so the CUDA build (PREFOPT_TEST_CUDA) gives it managed memory the GPU can reach.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
 #include "prefopt/device/cpu.hpp"
+#include "prefopt/optim/adamw.hpp"
+#include "prefopt/optim/grad_clip.hpp"
 #include "support/test_device.hpp"
 #include "support/gradcheck.hpp"
 
@@ -327,4 +333,64 @@ TEST_CASE("per-sequence log-prob sums and weight broadcast follow the packed bat
                              index_t{10});
   const Vec expected = {0, 0.5, 0.5, 0, 0, 3.25, 3.25, 0, 3.25, 0};
   CHECK(w == expected);
+}
+
+TEST_CASE("the gradient clip runs on the device with the CPU device's bits, and a non-finite norm calls the update off",
+          "[device][cpu][clip]") {
+  // Several groups of partials, the last group and the last chunk both short.
+  const index_t n = 3 * sum_of_squares_group * sum_of_squares_chunk / 2 + 4321;
+  const TVec<float> original = to_float(random_vector(n, 77, 0.01));
+  const std::vector<float> host(original.begin(), original.end());
+  const double cpu_norm = std::sqrt(cpu::sum_of_squares(CpuDevice{}, host.data(), n));
+  long double exact = 0;
+  for (float v : host) exact += static_cast<long double>(v) * v;
+  CHECK(cpu_norm * cpu_norm == Approx(static_cast<double>(exact)).epsilon(1e-12));
+  GradientClipper<test::TestDevice, float> clipper(dev, n);
+
+  SECTION("clipping to half the norm: the CPU device's norm, PyTorch's float coefficient") {
+    TVec<float> g = original;
+    clipper.clip(g.data(), cpu_norm / 2);
+    const GradClipState s = clipper.read();
+    CHECK(s.total_norm == cpu_norm);  // bit for bit: the one summation order
+    CHECK(s.proceed == 1);
+    const float coef = (1.0f / (static_cast<float>(cpu_norm) + 1e-6f)) * static_cast<float>(cpu_norm / 2);
+    CHECK(s.coefficient == static_cast<double>(coef));
+    index_t differing = 0;
+    for (index_t i = 0; i < n; ++i) differing += g[i] != host[i] * coef;
+    CHECK(differing == 0);
+  }
+  SECTION("below max_norm, or with clipping off, the gradients stay as they are") {
+    for (double max_norm : {10 * cpu_norm, 0.0}) {
+      TVec<float> g = original;
+      clipper.clip(g.data(), max_norm);
+      const GradClipState s = clipper.read();
+      CHECK(s.total_norm == cpu_norm);
+      CHECK(s.coefficient == 1.0);
+      CHECK(std::equal(g.begin(), g.end(), host.begin()));
+    }
+  }
+  SECTION("a NaN gradient: proceed is 0, the gradients are left alone and AdamW changes nothing") {
+    TVec<float> g = original;
+    g[n / 3] = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<float> poisoned(g.begin(), g.end());
+    clipper.clip(g.data(), 1e-3);
+    const GradClipState s = clipper.read();
+    CHECK(std::isnan(s.total_norm));
+    CHECK(s.proceed == 0);
+    CHECK(std::memcmp(g.data(), poisoned.data(), sizeof(float) * poisoned.size()) == 0);
+    TVec<float> params = to_float(random_vector(n, 78));
+    const std::vector<float> before(params.begin(), params.end());
+    AdamWConfig config;
+    config.weight_decay = 0.1;  // a decayed parameter would change even with a zero gradient
+    AdamW<test::TestDevice, float> opt(n, config, dev);
+    opt.step(params.data(), g.data(), 1e-2, clipper.device_proceed());
+    CHECK(std::equal(params.begin(), params.end(), before.begin()));
+    CHECK(std::all_of(opt.exp_avg(), opt.exp_avg() + n, [](float m) { return m == 0.0f; }));
+    CHECK(std::all_of(opt.exp_avg_sq(), opt.exp_avg_sq() + n, [](float v) { return v == 0.0f; }));
+    // The same optimizer goes ahead once a clip of finite gradients lets it.
+    TVec<float> fine = original;
+    clipper.clip(fine.data(), 1.0);
+    opt.step(params.data(), fine.data(), 1e-2, clipper.device_proceed());
+    CHECK_FALSE(std::equal(params.begin(), params.end(), before.begin()));
+  }
 }

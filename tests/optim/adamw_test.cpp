@@ -212,7 +212,7 @@ TEST_CASE("AdamW save/restore continues exactly like an uninterrupted optimizer"
 
 TEST_CASE("sum_of_squares is identical for any OpenMP thread count", "[optim][kernels]") {
   CpuDevice dev;
-  const index_t n = 5 * cpu::sum_of_squares_chunk + 1234;  // not a multiple of the chunk
+  const index_t n = 5 * sum_of_squares_chunk + 1234;  // not a multiple of the chunk
   const std::vector<float> x = random_vector(n, 7, 1.0f);
   std::vector<double> xd(x.begin(), x.end());
 #if PREFOPT_HAS_OPENMP

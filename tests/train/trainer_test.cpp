@@ -348,27 +348,38 @@ TEST_CASE("a non-finite loss stops training with the step, and the last checkpoi
 }
 
 namespace {
-// The test device, counting its device-to-host copies: where a training step reads back. The
-// kernels take the base device and find it by ADL through the derived type.
+// The test device, logging where a training step reads back: 'c' for each device-to-host copy,
+// 'u' for each AdamW update it is handed (one per parameter group). The kernels take the base
+// device and find it by ADL through the derived type; adamw_update finds the overload below.
 struct CopyCountingDevice : test::TestDevice {
   static inline int copies_to_host = 0;
+  static inline std::string events;
   template <class T>
   void copy_to_host(const T* src, index_t n, T* dst) const {
     ++copies_to_host;
+    events += 'c';
     test::TestDevice::copy_to_host(src, n, dst);
   }
 };
+template <class S>
+void adamw_update(const CopyCountingDevice& d, S* params, const S* grads, S* exp_avg, S* exp_avg_sq, index_t n,
+                  const AdamWStepParams& p) {
+  CopyCountingDevice::events += 'u';
+  adamw_update(static_cast<const test::TestDevice&>(d), params, grads, exp_avg, exp_avg_sq, n, p);
+}
 }  // namespace
 
-TEST_CASE("a training step reads back from the device once, after its last backward", "[train]") {
+TEST_CASE("a training step reads back from the device once, after its optimizer update is queued", "[train]") {
   using Model = Gpt2<CopyCountingDevice, float>;
   const auto pairs = random_pairs(8, tiny_config().vocab_size, 17);
   for (ReferenceMode mode : {ReferenceMode::Precompute, ReferenceMode::Model}) {
+    INFO((mode == ReferenceMode::Model ? "frozen reference model" : "precomputed reference"));
     Model policy(tiny_config()), reference(tiny_config(), CopyCountingDevice{}, GradientMemory::none);
     policy.init_random(5);
     reference.init_random(6);
     TrainingConfig c = small_run(fresh_dir(mode == ReferenceMode::Model ? "copies_model" : "copies_precompute"));
     c.reference = mode;  // 2 micro-batches of 2 pairs per step
+    c.max_steps = 2;
     Trainer<Model, loss::Dpo> trainer(policy, loss::Dpo{0.3}, c, pairs);
     if (mode == ReferenceMode::Model) trainer.use_reference_model(reference);
     else trainer.precompute_reference(reference);
@@ -377,6 +388,17 @@ TEST_CASE("a training step reads back from the device once, after its last backw
     CHECK(CopyCountingDevice::copies_to_host == 1);  // the step's PairLoss records, nothing per micro-batch
     CHECK(std::isfinite(step.loss));
     CHECK(step.pairs == 4);
+    // Whole optimizer steps: backward, clip and the update of every parameter group queue first;
+    // then the step's one wait, for its PairLoss records and the clip's verdict (two copies). The
+    // final save copies the weights.
+    CopyCountingDevice::events.clear();
+    trainer.train();
+    const std::string one_step = std::string(trainer.optimizer().groups().size(), 'u') + "cc";
+    REQUIRE(CopyCountingDevice::events.size() > 2 * one_step.size());
+    CHECK(CopyCountingDevice::events.substr(0, 2 * one_step.size()) == one_step + one_step);
+    CHECK(CopyCountingDevice::events.find('u', 2 * one_step.size()) == std::string::npos);
+    CHECK(trainer.last_clip().proceed == 1);
+    CHECK(trainer.last_clip().total_norm > 0);
   }
 }
 

@@ -21,7 +21,10 @@ namespace prefopt {
 
 /// The scalars of one AdamW step, handed to every device's adamw_update. step is the 1-based
 /// count of steps taken including this one (PyTorch increments state["step"] before using it);
-/// weight_decay is the group's (0 for no-decay groups).
+/// weight_decay is the group's (0 for no-decay groups). proceed, when set, is a flag in device
+/// memory that an earlier kernel of the same step wrote (the gradient clip's verdict,
+/// optim/grad_clip.hpp): 0 leaves the parameters and both moments untouched, so a step found bad on
+/// the device is called off there, without the host reading anything first.
 struct AdamWStepParams {
   double lr = 0.0;
   double beta1 = 0.9;
@@ -29,6 +32,7 @@ struct AdamWStepParams {
   double eps = 1e-8;
   double weight_decay = 0.0;
   std::int64_t step = 1;
+  const std::int32_t* proceed = nullptr;
 };
 
 /// AdamW's hyperparameters other than the learning rate. Defaults are Hugging Face
@@ -131,13 +135,15 @@ class AdamW {
   }
 
   /// One optimizer step: params (n) updated in place from grads (n) with learning rate lr.
-  /// Both are device pointers into blocks of n_params elements.
-  void step(Scalar* params, const Scalar* grads, double lr) {
+  /// Both are device pointers into blocks of n_params elements. `proceed` (device memory, or
+  /// nullptr) lets a kernel queued before this call off the update (0: nothing changes on the
+  /// device); the step is counted either way, and the caller that gated it stops training.
+  void step(Scalar* params, const Scalar* grads, double lr, const std::int32_t* proceed = nullptr) {
     PREFOPT_CHECK(std::isfinite(lr) && lr >= 0.0, "AdamW::step: lr must be finite and >= 0, got ", lr);
     ++step_;
     for (const ParamGroup& g : groups_) {
       const AdamWStepParams p{lr, config_.beta1, config_.beta2, config_.eps,
-                              g.decay ? config_.weight_decay : 0.0, step_};
+                              g.decay ? config_.weight_decay : 0.0, step_, proceed};
       adamw_update(device_, params + g.offset, grads + g.offset, exp_avg_.data() + g.offset,
                    exp_avg_sq_.data() + g.offset, g.size, p);
     }

@@ -5,8 +5,9 @@
 // PairLoss and the weight dℓ/dS / N of each of its sequences, which broadcast_sequence_weights then
 // spreads over the sequence's scored tokens for the backward. So forward, loss and backward of a
 // micro-batch queue on the device with nothing read back in between; the trainer copies a step's
-// PairLoss records to the host once, after the last backward, for the metrics and the non-finite
-// check. The trainer runs it with the device's for_each_index over the pairs: in pair order on the
+// PairLoss records to the host once, at the end of the step, for the metrics and the non-finite
+// stop. Before that, PairLossGate calls the step's update off on the device when a pair's numbers
+// are not finite. The trainer runs it with the device's for_each_index over the pairs: in pair order on the
 // calling thread on the CPU device, one thrust::for_each on the thrust devices (a GPU thread per
 // pair on CudaDevice).
 //
@@ -15,7 +16,10 @@
 // pair k's chosen completion. `token_counts` are the scored (completion) tokens per sequence.
 #pragma once
 
+#include <cstdint>
+
 #include "prefopt/core/config.hpp"
+#include "prefopt/core/finite.hpp"
 #include "prefopt/core/types.hpp"
 #include "prefopt/loss/pair_loss.hpp"
 
@@ -52,6 +56,25 @@ struct PairLossKernel {
     if (sequence_weights != nullptr) {
       sequence_weights[c] = static_cast<Scalar>(r.d_policy_chosen / normalizer);
       if (per == 2) sequence_weights[c + 1] = static_cast<Scalar>(r.d_policy_rejected / normalizer);
+    }
+  }
+};
+
+/// One task: clears *proceed (the gradient clip's verdict, optim/grad_clip.hpp, which gates AdamW)
+/// when any of the step's n_pairs results has a loss or dℓ/dS that is not finite — the host learns
+/// of it only after the update was queued, so the update must not depend on the host's check.
+struct PairLossGate {
+  const loss::PairLoss* results = nullptr;
+  index_t n_pairs = 0;
+  std::int32_t* proceed = nullptr;
+
+  PREFOPT_HOST_DEVICE void operator()(index_t) const {
+    for (index_t k = 0; k < n_pairs; ++k) {
+      const loss::PairLoss& r = results[k];
+      if (!is_finite_value(r.loss) || !is_finite_value(r.d_policy_chosen) || !is_finite_value(r.d_policy_rejected)) {
+        *proceed = 0;
+        return;
+      }
     }
   }
 };

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "prefopt/core/error.hpp"
+#include "prefopt/core/finite.hpp"
 #include "prefopt/core/types.hpp"
 #include "prefopt/data/batcher.hpp"
 #include "prefopt/data/hh_rlhf_files.hpp"
@@ -99,7 +100,8 @@ class Trainer {
         train_(std::move(train_pairs)), eval_(std::move(eval_pairs)),
         batcher_(static_cast<index_t>(train_.size()), batcher_options()),
         optimizer_(policy.num_parameters(), AdamW<Device, Scalar>::hf_param_groups(policy.parameter_table()),
-                   adamw_config(), policy.device()) {
+                   adamw_config(), policy.device()),
+        clipper_(policy.device(), policy.num_parameters()) {
     config_.validate();
     loss_.validate();
     PREFOPT_CHECK(!train_.empty(), "Trainer: no training pairs");
@@ -248,8 +250,25 @@ class Trainer {
 
   /// The gradient of optimizer step global_step()'s objective, summed over ranks, into the
   /// policy's gradient block (no clipping, no update; the metric window counts the step's pairs).
-  /// train() calls it once per step; tests and benchmarks call it directly.
+  /// Reads the step's results back (one wait for the device) and throws TrainingError on a
+  /// non-finite loss. Tests and benchmarks call it; train() runs the same queue with the clip
+  /// and the update before that read.
   StepGradients compute_gradients() {
+    StepGradients out = queue_gradients();
+    collect_step(out);
+    return out;
+  }
+
+  /// What the last optimizer step's clip found (its norm is TRL's grad_norm).
+  const GradClipState& last_clip() const noexcept { return last_clip_; }
+
+ private:
+  // Queues forward, loss and backward of every micro-batch of step global_step() and the
+  // gradient all-reduce on the device, with nothing read back: the loss kernel writes each pair's
+  // PairLoss into device_results_ and one weight per sequence (dℓ/dS / N), which the device spreads
+  // over the sequence's scored tokens. Returns the step's pair count and this rank's tokens; the
+  // loss comes with collect_step().
+  StepGradients queue_gradients() {
     check_reference_ready();
     const std::int64_t epoch = global_step_ / steps_per_epoch_;
     const std::int64_t step_in_epoch = global_step_ % steps_per_epoch_;
@@ -279,9 +298,6 @@ class Trainer {
     StepGradients out;
     out.pairs = counts[0];
     policy_.zero_gradients();
-    // Forward, loss and backward of every micro-batch queue on the device with nothing read back:
-    // the loss kernel writes each pair's PairLoss into this step's slot of device_results_ and
-    // one weight per sequence (dℓ/dS / N), which the device spreads over the sequence's scored tokens.
     const index_t per = sequences_per_pair(sequences);
     reserve_results(static_cast<index_t>(local_pairs));
     step_chosen_tokens_.clear();
@@ -304,24 +320,39 @@ class Trainer {
                                  scorer_.device_offsets(), batch_.n_sequences(), batch_.n_tokens());
       policy_.backward(record, device_weights_.data());
     }
-    // The step's pair results come to the host once, for the metrics (added in pair order on every
-    // device) and the check that stops a bad step before its loss and gradient all-reduces and
-    // the optimizer update.
-    download_results(done);
-    std::size_t j = 0;
-    for (const auto& idx : micro)
-      for (index_t i : idx) {
-        const loss::PairLoss& r = host_results_[j];
-        if (!std::isfinite(r.loss) || !std::isfinite(r.d_policy_chosen) || !std::isfinite(r.d_policy_rejected))
-          throw TrainingError(non_finite_message("loss", r.loss, i));
-        add_metrics(window_, r, step_chosen_tokens_[j]);
-        out.loss += r.loss / normalizer;
-        ++j;
-      }
-    comm_.all_reduce_sum(&out.loss, 1);
+    step_pairs_.clear();
+    for (const auto& idx : micro) step_pairs_.insert(step_pairs_.end(), idx.begin(), idx.end());
+    step_normalizer_ = normalizer;
     comm_.all_reduce_sum(policy_.device(), policy_.gradients(), policy_.num_parameters());
     return out;
   }
+
+  // The step's one read-back, once everything it queued is on the device: its PairLoss records (and,
+  // after an update, the clip's verdict) come to the host for the metrics, added in pair order on
+  // every device, and the non-finite stop. The loss is summed over ranks first, so a bad pair on
+  // any rank stops every rank at the same step (a rank stopping alone would leave the others
+  // waiting in the next collective).
+  void collect_step(StepGradients& out, bool updated = false) {
+    const index_t n_pairs = static_cast<index_t>(step_pairs_.size());
+    download_results(n_pairs);
+    if (updated) last_clip_ = clipper_.read();
+    double loss = 0;
+    for (const loss::PairLoss& r : host_results_) loss += r.loss / step_normalizer_;
+    comm_.all_reduce_sum(&loss, 1);
+    for (index_t k = 0; k < n_pairs; ++k) {
+      const loss::PairLoss& r = host_results_[static_cast<std::size_t>(k)];
+      if (!is_finite_value(r.loss) || !is_finite_value(r.d_policy_chosen) || !is_finite_value(r.d_policy_rejected))
+        throw TrainingError(non_finite_message("loss", r.loss, step_pairs_[static_cast<std::size_t>(k)]));
+    }
+    if (!is_finite_value(loss)) throw TrainingError(non_finite_message("loss", loss, -1, " on another rank"));
+    if (updated && !is_finite_value(last_clip_.total_norm))
+      throw TrainingError(non_finite_message("gradient norm", last_clip_.total_norm, -1));
+    for (index_t k = 0; k < n_pairs; ++k)
+      add_metrics(window_, host_results_[static_cast<std::size_t>(k)], step_chosen_tokens_[static_cast<std::size_t>(k)]);
+    out.loss = loss;
+  }
+
+ public:
 
   /// Writes the current weights as a Hugging Face model directory (rank 0's job).
   void save_model(const std::filesystem::path& dir) const {
@@ -537,19 +568,27 @@ class Trainer {
     else sums.add(r, r.loss, 1.0);
   }
 
-  // One optimizer step; returns the tokens this rank pushed through forward+backward.
+  // One optimizer step; returns the tokens this rank pushed through forward+backward. Backward,
+  // all-reduce, clip and update queue on the device one after the other. A step whose gradient
+  // norm or pair losses are not finite is called off there: the clip's `proceed` flag, which the
+  // loss gate may clear too, gates AdamW. The host reads the step's results once, at its end, and
+  // then stops training with the weights and moments of the step before.
   double run_step() {
-    const StepGradients g = compute_gradients();
-    last_grad_norm_ = clip_grad_norm(policy_.device(), policy_.gradients(), policy_.num_parameters(), config_.max_grad_norm);
-    if (!std::isfinite(last_grad_norm_)) throw TrainingError(non_finite_message("gradient norm", last_grad_norm_, -1));
+    StepGradients g = queue_gradients();
+    clipper_.clip(policy_.gradients(), config_.max_grad_norm);
+    for_each_index(policy_.device(), 1,
+                   PairLossGate{static_cast<const loss::PairLoss*>(device_results_.data()),
+                                static_cast<index_t>(step_pairs_.size()), &clipper_.device_state()->proceed});
     last_lr_ = schedule_.lr(global_step_);
-    optimizer_.step(policy_.parameters(), policy_.gradients(), last_lr_);
+    optimizer_.step(policy_.parameters(), policy_.gradients(), last_lr_, clipper_.device_proceed());
+    collect_step(g, true);
+    last_grad_norm_ = last_clip_.total_norm;
     return g.tokens;
   }
 
-  std::string non_finite_message(const char* what, double value, index_t pair) const {
+  std::string non_finite_message(const char* what, double value, index_t pair, const char* where = "") const {
     std::ostringstream m;
-    m << "step " << global_step_ + 1 << ": non-finite " << what << " (" << value << ")";
+    m << "step " << global_step_ + 1 << ": non-finite " << what << " (" << value << ")" << where;
     if (pair >= 0) m << " on training pair " << pair;
     m << "; training stopped before the optimizer step";
     const auto saved = list_checkpoints(config_.output_dir);
@@ -792,6 +831,10 @@ class Trainer {
   typename Device::template vector<loss::PairLoss> device_results_;
   std::vector<loss::PairLoss> host_results_;
   std::vector<index_t> step_chosen_tokens_;
+  std::vector<index_t> step_pairs_;  // the training pairs of the step in flight, in pair order
+  double step_normalizer_ = 1;
+  GradientClipper<Device, Scalar> clipper_;
+  GradClipState last_clip_;
   typename Device::template vector<Scalar> device_seq_weights_, device_weights_;
 
   MetricSums window_;

@@ -12,13 +12,10 @@
 #include "prefopt/core/config.hpp"
 #include "prefopt/core/types.hpp"
 #include "prefopt/device/cpu/cpu_device.hpp"
+#include "prefopt/device/sum_of_squares_order.hpp"
 #include "prefopt/optim/adamw.hpp"  // AdamWStepParams, shared by every device
 
 namespace prefopt::cpu {
-
-/// Elements per partial sum of sum_of_squares. Fixed (not per thread) so the summation tree, and
-/// hence the result, does not depend on the number of threads.
-inline constexpr index_t sum_of_squares_chunk = 8192;
 
 namespace detail {
 /// x rounded to double and kept there: a compiler allowed to contract floating-point expressions
@@ -30,41 +27,23 @@ inline double rounded(double x) noexcept {
 }
 }  // namespace detail
 
-/// Returns sum_i x[i]^2 over x (n), accumulated in double. Deterministic for any thread count:
-/// x is cut into fixed chunks of sum_of_squares_chunk elements, each chunk is summed in order
-/// into its own partial, and the partials are summed in order — bit-identical results whatever
-/// OMP_NUM_THREADS is, which bit-exact resume relies on.
+/// partials (sum_of_squares_chunks(n)) = the chunk partials of Σ x² over x (n), step 1 of the
+/// order every device follows (device/sum_of_squares_order.hpp); one chunk per OpenMP task.
 template <class S>
-double sum_of_squares(const CpuDevice&, const S* x, index_t n) {
-  if (n <= 0) return 0.0;
-  constexpr index_t chunk = sum_of_squares_chunk;
-  const index_t n_chunks = (n + chunk - 1) / chunk;
-  AlignedVector<double> partial(static_cast<std::size_t>(n_chunks));
+void sum_of_squares_partials(const CpuDevice&, const S* x, index_t n, double* partials) {
+  const index_t n_chunks = sum_of_squares_chunks(n);
   PREFOPT_OMP(omp parallel for schedule(static))
-  for (index_t c = 0; c < n_chunks; ++c) {
-    const S* p = x + c * chunk;
-    const index_t len = std::min(chunk, n - c * chunk);
-    // Eight interleaved accumulators (element i into lane i % 8), combined in lane order: a fixed
-    // summation order that the compiler can still vectorize.
-    constexpr index_t lanes = 8;
-    double acc[lanes] = {};
-    index_t i = 0;
-    for (; i + lanes <= len; i += lanes)
-      for (index_t j = 0; j < lanes; ++j) {
-        const double v = static_cast<double>(p[i + j]);
-        acc[j] += v * v;
-      }
-    for (; i < len; ++i) {
-      const double v = static_cast<double>(p[i]);
-      acc[i % lanes] += v * v;
-    }
-    double s = 0.0;
-    for (index_t j = 0; j < lanes; ++j) s += acc[j];
-    partial[static_cast<std::size_t>(c)] = s;
-  }
-  double total = 0.0;
-  for (double s : partial) total += s;
-  return total;
+  for (index_t c = 0; c < n_chunks; ++c) partials[c] = sum_of_squares_chunk_partial(x, n, c);
+}
+
+/// Returns sum_i x[i]^2 over x (n), accumulated in double, in the fixed order of
+/// device/sum_of_squares_order.hpp: bit-identical whatever OMP_NUM_THREADS is (bit-exact resume
+/// relies on it) and to every other device's.
+template <class S>
+double sum_of_squares(const CpuDevice& d, const S* x, index_t n) {
+  AlignedVector<double> partials(static_cast<std::size_t>(sum_of_squares_chunks(n)));
+  sum_of_squares_partials(d, x, n, partials.data());
+  return sum_of_squares_from_partials(partials.data(), sum_of_squares_chunks(n));
 }
 
 /// x (n) *= factor.
@@ -72,6 +51,15 @@ template <class S>
 void scale(const CpuDevice&, S* x, index_t n, S factor) {
   PREFOPT_OMP(omp parallel for simd schedule(static))
   for (index_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+/// x (n) *= *factor, the factor read from device memory (the CPU device's: host memory) where an
+/// earlier kernel wrote it — the gradient clip's coefficient (optim/grad_clip.hpp). A factor of 1
+/// leaves x as it is (x · 1 = x in IEEE arithmetic), so that case skips the pass.
+template <class S>
+void scale_by(const CpuDevice& d, S* x, index_t n, const double* factor) {
+  const S f = static_cast<S>(*factor);
+  if (f != S(1)) scale(d, x, n, f);
 }
 
 /// One AdamW step on params (n), in place, from grads (n); exp_avg (n) and exp_avg_sq (n) are
@@ -95,6 +83,7 @@ void scale(const CpuDevice&, S* x, index_t n, S factor) {
 template <class S>
 void adamw_update(const CpuDevice&, S* params, const S* grads, S* exp_avg, S* exp_avg_sq, index_t n,
                   const AdamWStepParams& p) {
+  if (p.proceed != nullptr && *p.proceed == 0) return;  // the step was called off on the device
   const double bias_correction1 = 1.0 - std::pow(p.beta1, static_cast<double>(p.step));
   const double bias_correction2 = 1.0 - std::pow(p.beta2, static_cast<double>(p.step));
   const double step_size = p.lr / bias_correction1;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The thrust device's row and elementwise kernels: fill, row gather/scatter, residual, GELU,
-// embeddings, and the optimizer's kernels (scale, sum_of_squares, adamw_update). Same signatures
+// embeddings, and the optimizer's kernels (scale, scale_by, sum_of_squares, adamw_update). Same signatures
 // and semantics as the CPU device's (device/cpu/*.hpp); each reduction gives one thread one
 // output element and a fixed summation order, so results are deterministic.
 #pragma once
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "prefopt/device/sum_of_squares_order.hpp"
 #include "prefopt/device/thrust/thrust_device.hpp"
 #include "prefopt/optim/adamw.hpp"
 
@@ -134,29 +135,21 @@ struct Scale {
   S factor;
   PREFOPT_HOST_DEVICE void operator()(index_t i) const { x[i] *= factor; }
 };
-// The CPU device's chunked sum of squares, chunk for chunk and lane for lane (bit-identical).
+// Step 1 of the one order of Σ x² (device/sum_of_squares_order.hpp): one thread per chunk.
 template <class S>
 struct SumOfSquaresChunk {
   const S* x;
   double* partial;
-  index_t n, chunk;
-  PREFOPT_HOST_DEVICE void operator()(index_t ch) const {
-    const S* p = x + ch * chunk;
-    const index_t len = (n - ch * chunk) < chunk ? (n - ch * chunk) : chunk;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    index_t i = 0;
-    for (; i + 8 <= len; i += 8)
-      for (index_t j = 0; j < 8; ++j) {
-        const double v = static_cast<double>(p[i + j]);
-        acc[j] += v * v;
-      }
-    for (; i < len; ++i) {
-      const double v = static_cast<double>(p[i]);
-      acc[i % 8] += v * v;
-    }
-    double s = 0.0;
-    for (index_t j = 0; j < 8; ++j) s += acc[j];
-    partial[ch] = s;
+  index_t n;
+  PREFOPT_HOST_DEVICE void operator()(index_t c) const { partial[c] = sum_of_squares_chunk_partial(x, n, c); }
+};
+template <class S>
+struct ScaleBy {  // x *= *factor; every thread reads the one factor (a broadcast load)
+  S* x;
+  const double* factor;
+  PREFOPT_HOST_DEVICE void operator()(index_t i) const {
+    const S f = static_cast<S>(*factor);
+    if (f != S(1)) x[i] *= f;
   }
 };
 // torch.optim.AdamW's single-tensor update in S, as the CPU device computes it (fma where
@@ -169,7 +162,9 @@ struct AdamW {
   S* v;
   S decay, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2_sqrt, eps, neg_step_size;
   bool decays;
+  const std::int32_t* proceed;  // nullptr, or the step's go/no-go flag in device memory
   PREFOPT_HOST_DEVICE void operator()(index_t i) const {
+    if (proceed != nullptr && *proceed == 0) return;
     S wi = w[i];
     if (decays) {
       volatile S decayed = wi * decay;  // rounded on its own, as PyTorch's separate mul_
@@ -257,19 +252,31 @@ void scale(const ThrustDevice<Traits>& d, S* x, index_t n, S factor) {
   for_each_index(d, n, functors::Scale<S>{x, factor});
 }
 
-/// Σ x², in double, bit-identical to the CPU device's (same chunks, same lane order).
+/// x (n) *= *factor, the factor in device memory (optim/grad_clip.hpp's coefficient); a factor
+/// of 1 changes nothing.
+template <class Traits, class S>
+void scale_by(const ThrustDevice<Traits>& d, S* x, index_t n, const double* factor) {
+  for_each_index(d, n, functors::ScaleBy<S>{x, factor});
+}
+
+/// partials (sum_of_squares_chunks(n)) = the chunk partials of Σ x² (device/sum_of_squares_order.hpp).
+template <class Traits, class S>
+void sum_of_squares_partials(const ThrustDevice<Traits>& d, const S* x, index_t n, double* partials) {
+  for_each_index(d, sum_of_squares_chunks(n), functors::SumOfSquaresChunk<S>{x, partials, n});
+}
+
+/// Σ x², in double, bit-identical to the CPU device's (device/sum_of_squares_order.hpp); the
+/// partials come to the host and are added there. The trainer keeps the norm on the device
+/// instead (optim/grad_clip.hpp).
 template <class Traits, class S>
 double sum_of_squares(const ThrustDevice<Traits>& d, const S* x, index_t n) {
-  if (n <= 0) return 0.0;
-  constexpr index_t chunk = 8192;  // cpu::sum_of_squares_chunk
-  const index_t n_chunks = (n + chunk - 1) / chunk;
+  const index_t n_chunks = sum_of_squares_chunks(n);
+  if (n_chunks == 0) return 0.0;
   typename ThrustDevice<Traits>::template vector<double> partial(static_cast<std::size_t>(n_chunks));
-  for_each_index(d, n_chunks, functors::SumOfSquaresChunk<S>{x, partial.data(), n, chunk});
+  sum_of_squares_partials(d, x, n, partial.data());
   std::vector<double> host(static_cast<std::size_t>(n_chunks));
   d.copy_to_host(partial.data(), n_chunks, host.data());
-  double total = 0.0;
-  for (double p : host) total += p;
-  return total;
+  return sum_of_squares_from_partials(host.data(), n_chunks);
 }
 
 /// torch.optim.AdamW (foreach=False) on one parameter range (optim/adamw.hpp, docs/optimizer.md).
@@ -293,7 +300,8 @@ void adamw_update(const ThrustDevice<Traits>& d, S* params, const S* grads, S* e
                        static_cast<S>(std::sqrt(bias_correction2)),
                        static_cast<S>(p.eps),
                        static_cast<S>(-step_size),
-                       decay != S(1)};
+                       decay != S(1),
+                       p.proceed};
   for_each_index(d, n, f);
 }
 
