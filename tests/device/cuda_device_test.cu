@@ -615,6 +615,66 @@ TEST_CASE("attention (cuBLAS batched GEMMs + warp softmax rows) matches its port
   }
 }
 
+TEST_CASE("decode attention (warp per new row) matches its portable twin on the GPU", "[cuda][device][fast]") {
+  struct Shape {
+    index_t n_head, C;
+  };
+  // head sizes 8, 40 (not a multiple of 32: lanes past the head's channels sit the shuffles out
+  // of the sums but not of the warp) and 64 (GPT-2's)
+  const Shape shapes[] = {{2, 16}, {3, 120}, {12, 768}};
+  // decoding steps with 0, 1, 31, 33, 100 and 511 keys already cached (nothing, <1, >1, >3 and 16
+  // warps' worth), and two prefill chunks (40 rows from scratch, 33 rows after 7)
+  const std::vector<index_t> n_rows = {1, 1, 1, 1, 1, 1, 40, 33}, past = {0, 1, 31, 33, 100, 511, 0, 7};
+  const index_t n_seq = static_cast<index_t>(past.size()), max_len = 512, n_slots = n_seq + 1;
+  std::vector<index_t> new_offsets = {0}, slots(n_seq), score_offsets = {0};
+  for (const Shape& sh : shapes) {
+    new_offsets.assign(1, 0);
+    score_offsets.assign(1, 0);
+    for (index_t i = 0; i < n_seq; ++i) {
+      slots[static_cast<std::size_t>(i)] = n_slots - 1 - i;  // not the identity: slot indexing is exercised
+      new_offsets.push_back(new_offsets.back() + n_rows[static_cast<std::size_t>(i)]);
+      score_offsets.push_back(score_offsets.back() + sh.n_head * n_rows[static_cast<std::size_t>(i)] *
+                                                           (past[static_cast<std::size_t>(i)] + n_rows[static_cast<std::size_t>(i)]));
+    }
+    const index_t n_new = new_offsets.back(), score_size = score_offsets.back(), C = sh.C;
+    INFO("n_head " << sh.n_head << " C " << C);
+    const auto qkv = random_floats(n_new * 3 * C, 5000 + static_cast<std::uint64_t>(C));
+    const auto kc = random_floats(n_slots * max_len * C, 5100 + static_cast<std::uint64_t>(C));
+    const auto vc = random_floats(n_slots * max_len * C, 5200 + static_cast<std::uint64_t>(C));
+    auto gq = up(qkv);
+    auto gno = up(new_offsets);
+    auto gsl = up(slots);
+    auto gpa = up(past);
+    auto gso = up(score_offsets);
+    auto pkc = up(kc);
+    auto pvc = up(vc);
+    auto py = up(std::vector<float>(n_new * C, 1.f));
+    auto ps = up(std::vector<float>(score_size, 1.f));
+    portable::attention_decode_forward(dev, py.p(), pkc.p(), pvc.p(), ps.p(), gq.p(), gno.p(), gsl.p(), gpa.p(),
+                                       gso.p(), n_seq, n_new, sh.n_head, C, max_len);
+    const std::vector<float> twin[4] = {py.host(), ps.host(), pkc.host(), pvc.host()};
+    std::vector<float> first[4];
+    for (int run = 0; run < 2; ++run) {
+      auto fkc = up(kc);
+      auto fvc = up(vc);
+      auto fy = up(std::vector<float>(n_new * C, 2.f));
+      auto fs = up(std::vector<float>(score_size, 2.f));  // the zeros after a row's own position must be written
+      attention_decode_forward(dev, fy.p(), fkc.p(), fvc.p(), fs.p(), gq.p(), gno.p(), gsl.p(), gpa.p(), gso.p(),
+                               n_seq, n_new, sh.n_head, C, max_len);
+      const std::vector<float> got[4] = {fy.host(), fs.host(), fkc.host(), fvc.host()};
+      const char* names[4] = {"decode out", "decode scores", "decode key cache", "decode value cache"};
+      for (int k = 0; k < 4; ++k) {
+        if (run == 0) {
+          require_close(names[k], got[k], twin[k]);
+          first[k] = got[k];
+        } else {
+          require_same_bits(names[k], got[k], first[k]);
+        }
+      }
+    }
+  }
+}
+
 int main(int argc, char** argv) {
 #if !defined(PREFOPT_TEST_SIMT)
   int n_devices = 0;

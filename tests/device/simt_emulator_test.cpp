@@ -58,6 +58,17 @@ __global__ void lanes_with_different_masks(float* out) {
   out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.f, threadIdx.x == 0 ? 1 : 2);
 }
 
+__global__ void indexed_shuffles(int* broadcast, int* rotated) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int mine = static_cast<int>(100 * (threadIdx.x / 32) + lane);  // warp w, lane l: 100w + l
+  broadcast[threadIdx.x] = __shfl_sync(0xffffffffu, mine, 7);            // every lane reads lane 7
+  rotated[threadIdx.x] = __shfl_sync(0xffffffffu, mine, (lane + 3) % 32);  // each its own source lane
+}
+
+__global__ void xor_and_indexed_in_one_warp(float* out) {
+  out[threadIdx.x] = threadIdx.x < 16 ? __shfl_xor_sync(0xffffffffu, 1.f, 1) : __shfl_sync(0xffffffffu, 1.f, 1);
+}
+
 __global__ void shared_memory_reverse(int* out) {
   __shared__ int tile[64];
   tile[threadIdx.x] = static_cast<int>(blockIdx.x * 64 + threadIdx.x);
@@ -86,6 +97,16 @@ TEST_CASE("warp_sum leaves the warp's sum and block_sum the block's in every thr
   }
 }
 
+TEST_CASE("__shfl_sync reads the source lane each lane names, within its own warp", "[simt]") {
+  std::vector<int> broadcast(64, -1), rotated(64, -1);
+  ck::launch(indexed_shuffles, 1, 64, broadcast.data(), rotated.data());
+  for (int t = 0; t < 64; ++t) {
+    const int w = t / 32, lane = t % 32;
+    REQUIRE(broadcast[t] == 100 * w + 7);
+    REQUIRE(rotated[t] == 100 * w + (lane + 3) % 32);
+  }
+}
+
 TEST_CASE("__shared__ is one array per block and __syncthreads orders it", "[simt]") {
   std::vector<int> out(3 * 64);
   ck::launch(shared_memory_reverse, 3, 64, out.data());
@@ -103,6 +124,8 @@ TEST_CASE("what a GPU would hang on or leave undefined is a KernelFault naming b
                       Contains("waits at __syncthreads (divergent warp)"));
   REQUIRE_THROWS_WITH(ck::launch(shuffle_in_a_short_warp, 1, 48, out.data()), Contains("warp of 16 threads"));
   REQUIRE_THROWS_WITH(ck::launch(lanes_with_different_masks, 1, 32, out.data()), Contains("different shuffles"));
+  REQUIRE_THROWS_WITH(ck::launch(xor_and_indexed_in_one_warp, 1, 32, out.data()),
+                      Contains("different shuffles") && Contains("source lane 1 vs lane mask 1"));
   REQUIRE_THROWS_WITH(ck::launch(shuffle_in_a_short_warp, 1, 1056, out.data()), Contains("1 to 1024 threads"));
   REQUIRE_THROWS_WITH(ck::launch(shuffle_in_a_short_warp, dim3(1, 70000), 32, out.data()),
                       Contains("y, z in [1, 65535]"));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A SIMT emulator for CudaDevice's own kernels (tests only): the subset of CUDA that device/cuda/
 // uses — __global__ kernels launched through cuda_kernels::launch, threadIdx / blockIdx /
-// blockDim / gridDim, __shared__ arrays, __syncthreads, full-warp __shfl_xor_sync, cudaMalloc /
+// blockDim / gridDim, __shared__ arrays, __syncthreads, full-warp __shfl_xor_sync and __shfl_sync, cudaMalloc /
 // cudaFree / cudaGetLastError — compiled by a host compiler, so CI (no GPU) runs the fast kernels'
 // indexing, bounds and reductions and compares them with their portable twins and the CPU device.
 //
@@ -13,7 +13,8 @@
 // have arrived at one and the barrier once every thread has. What a GPU leaves undefined or hangs
 // on is reported, with the block and threads, as a KernelFault thrown from the launch:
 //   - a full-mask shuffle that a lane of the warp never reaches (it returned, or waits at a
-//     barrier), lanes of one warp shuffling with different lane masks or value sizes, a warp with
+//     barrier), lanes of one warp meeting at different shuffles (xor with different lane masks,
+//     xor against an indexed __shfl_sync, different value sizes), a warp with
 //     fewer than 32 threads shuffling, a partial mask (the kernels do not use one);
 //   - a __syncthreads that some threads of the block return without reaching (CUDA's programming
 //     guide: a barrier in conditional code must be reached by the whole block);
@@ -160,11 +161,13 @@ struct Fiber {
   Context context;
   dim3 thread_idx;
   FiberState state = FiberState::runnable;
-  // The pending shuffle: this lane's value and lane mask, then the value it receives.
+  // The pending shuffle: this lane's value, lane mask (xor) or source lane (indexed), then the
+  // value it receives.
   unsigned char value[8];
   unsigned char result[8];
   std::size_t value_size = 0;
   int lane_mask = 0;
+  bool indexed = false;  // __shfl_sync: lane_mask is the source lane, which may differ per lane
   std::size_t shuffles = 0;  // shuffles completed: lanes of a warp must agree on it
 };
 
@@ -256,33 +259,36 @@ inline std::string run_block(Block& b, dim3 block_idx) {
       }();
       if (w1 - w0 < 32)
         return fault_at(block_idx, first,
-                        "__shfl_xor_sync(0xffffffff) in a warp of " + std::to_string(w1 - w0) +
+                        "a full-mask shuffle in a warp of " + std::to_string(w1 - w0) +
                             " threads (the block's size is not a multiple of 32)");
       if (shuffling < 32) {
         for (std::size_t i = w0; i < w1; ++i) {
           const Fiber& f = b.fibers[i];
           if (f.state == FiberState::returned)
             return fault_at(block_idx, first,
-                            "full-mask __shfl_xor_sync while lane " + std::to_string(i - w0) + " of warp " +
+                            "full-mask shuffle while lane " + std::to_string(i - w0) + " of warp " +
                                 std::to_string(w0 / 32) + " had returned (whole warps must leave together)");
           if (f.state == FiberState::at_barrier)
             return fault_at(block_idx, first,
-                            "full-mask __shfl_xor_sync while lane " + std::to_string(i - w0) + " of warp " +
+                            "full-mask shuffle while lane " + std::to_string(i - w0) + " of warp " +
                                 std::to_string(w0 / 32) + " waits at __syncthreads (divergent warp)");
         }
       }
       for (std::size_t i = w0; i < w1; ++i) {
         const Fiber& f = b.fibers[i];
-        if (f.lane_mask != first.lane_mask || f.value_size != first.value_size || f.shuffles != first.shuffles)
+        if (f.indexed != first.indexed || (!f.indexed && f.lane_mask != first.lane_mask) ||
+            f.value_size != first.value_size || f.shuffles != first.shuffles)
           return fault_at(block_idx, f,
-                          "lanes of warp " + std::to_string(w0 / 32) + " meet at different shuffles (lane mask " +
-                              std::to_string(f.lane_mask) + " vs " + std::to_string(first.lane_mask) + ", " +
-                              std::to_string(f.shuffles) + " vs " + std::to_string(first.shuffles) +
+                          "lanes of warp " + std::to_string(w0 / 32) + " meet at different shuffles (" +
+                              (f.indexed ? "source lane " : "lane mask ") + std::to_string(f.lane_mask) + " vs " +
+                              (first.indexed ? "source lane " : "lane mask ") + std::to_string(first.lane_mask) +
+                              ", " + std::to_string(f.shuffles) + " vs " + std::to_string(first.shuffles) +
                               " shuffles before)");
       }
       for (std::size_t i = w0; i < w1; ++i) {
         Fiber& f = b.fibers[i];
-        const Fiber& src = b.fibers[w0 + ((i - w0) ^ static_cast<std::size_t>(f.lane_mask))];
+        const std::size_t lane = i - w0, arg = static_cast<std::size_t>(f.lane_mask);
+        const Fiber& src = b.fibers[w0 + (f.indexed ? arg : lane ^ arg)];
         std::memcpy(f.result, src.value, f.value_size);
       }
       for (std::size_t i = w0; i < w1; ++i) {
@@ -397,22 +403,41 @@ inline void __syncthreads() {
   prefopt_simt::detail::yield_to_scheduler();
 }
 
+namespace prefopt_simt::detail {
+/// Parks the calling lane at a full-warp shuffle until all 32 lanes of its warp are there.
 template <class T>
-T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
+T shuffle(const char* what, unsigned mask, T value, int arg, bool indexed, int width) {
   static_assert(std::is_trivially_copyable<T>::value && sizeof(T) <= 8, "shuffles move up to 8-byte values");
-  prefopt_simt::detail::Fiber& f = prefopt_simt::detail::current_fiber();
+  Fiber& f = current_fiber();
   if (mask != 0xffffffffu || width != 32)
-    throw prefopt_simt::KernelFault("__shfl_xor_sync: the emulator supports only the full mask and width 32");
-  if (lane_mask < 0 || lane_mask >= 32)
-    throw prefopt_simt::KernelFault("__shfl_xor_sync: lane mask " + std::to_string(lane_mask) + " outside [0, 32)");
+    throw KernelFault(std::string(what) + ": the emulator supports only the full mask and width 32");
+  if (arg < 0 || arg >= 32)
+    throw KernelFault(std::string(what) + (indexed ? ": source lane " : ": lane mask ") + std::to_string(arg) +
+                      " outside [0, 32)");
   std::memcpy(f.value, &value, sizeof(T));
   f.value_size = sizeof(T);
-  f.lane_mask = lane_mask;
-  f.state = prefopt_simt::detail::FiberState::at_shuffle;
-  prefopt_simt::detail::yield_to_scheduler();
+  f.lane_mask = arg;
+  f.indexed = indexed;
+  f.state = FiberState::at_shuffle;
+  yield_to_scheduler();
   T out;
   std::memcpy(&out, f.result, sizeof(T));
   return out;
+}
+}  // namespace prefopt_simt::detail
+
+/// Lane i receives lane (i ^ lane_mask)'s value.
+template <class T>
+T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
+  return prefopt_simt::detail::shuffle("__shfl_xor_sync", mask, value, lane_mask, false, width);
+}
+
+/// Lane i receives lane src_lane's value (src_lane may differ from lane to lane). CUDA takes
+/// src_lane modulo the width; the kernels here never pass one outside [0, 32), so the emulator
+/// reports it instead.
+template <class T>
+T __shfl_sync(unsigned mask, T value, int src_lane, int width = 32) {
+  return prefopt_simt::detail::shuffle("__shfl_sync", mask, value, src_lane, true, width);
 }
 
 // ---- runtime calls ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 // CudaSystemTraits<Memory, Runtime>: everything CudaDevice is besides the CUDA runtime itself —
 // thrust's portable kernels (device/thrust/), GEMMs through cuBLAS (device/cuda/gemm.hpp), and
 // warp/block-per-row CUDA kernels (device/cuda/) that overload the portable twins for LayerNorm,
-// the fused log-softmax + gather, the attention's causal-softmax rows and the bias gradient.
+// the fused log-softmax + gather, the attention's causal-softmax rows, the key/value-cache
+// attention of generation and the bias gradient.
 //
 // `Memory` gives `name`, `host_accessible`, `synchronize_each_call` and `template <class T> using
 // storage`; `Runtime` gives `policy()` (thrust's execution policy), `synchronize()`,
@@ -16,6 +17,7 @@
 #include <cstddef>
 
 #include "prefopt/device/cuda/attention.hpp"
+#include "prefopt/device/cuda/attention_decode.hpp"
 #include "prefopt/device/cuda/column_sum.hpp"
 #include "prefopt/device/cuda/gemm.hpp"
 #include "prefopt/device/cuda/layernorm.hpp"
@@ -124,6 +126,16 @@ void causal_softmax_backward(const ThrustDevice<CudaSystemTraits<Memory, Runtime
                              index_t n_tokens) {
   cuda_kernels::causal_softmax_backward(datt, att, seq_offsets, att_offsets, n_seq, n_head, n_tokens);
   CudaSystemTraits<Memory, Runtime>::check("causal_softmax_backward");
+}
+
+template <class Memory, class Runtime, class S>
+void attention_decode_forward(const ThrustDevice<CudaSystemTraits<Memory, Runtime>>&, S* out, S* key_cache,
+                              S* value_cache, S* scores, const S* qkv, const index_t* new_offsets, const index_t* slots,
+                              const index_t* past_lengths, const index_t* score_offsets, index_t n_seq, index_t n_new,
+                              index_t n_head, index_t channels, index_t max_len) {
+  cuda_kernels::attention_decode_forward(out, key_cache, value_cache, scores, qkv, new_offsets, slots, past_lengths,
+                                         score_offsets, n_seq, n_new, n_head, channels, max_len);
+  CudaSystemTraits<Memory, Runtime>::check("attention_decode_forward");
 }
 
 }  // namespace prefopt::thrust_device

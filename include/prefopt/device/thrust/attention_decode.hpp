@@ -2,7 +2,9 @@
 // The thrust device's attention of new positions against the key/value cache (generation), with
 // the CPU device's buffers and conventions (device/cpu/attention_decode.hpp). Two portable
 // passes: one thread per (new row, head) appends that row's key and value to its slot, then one
-// thread per (new row, head) attends over the slot's cached positions up to its own.
+// thread per (new row, head) attends over the slot's cached positions up to its own. CudaDevice
+// overloads it with a warp per (new row, head) (device/cuda/attention_decode.hpp); this form stays
+// callable as portable::attention_decode_forward, the GPU tests' twin.
 #pragma once
 
 #include <cmath>
@@ -79,7 +81,10 @@ struct DecodeAttend {
 };
 }  // namespace functors
 
-/// n_new = new_offsets[n_seq], from the caller's host copy: nothing is read back from the device.
+namespace portable {
+/// One thread per (new row, head): the GPU tests' twin of CudaDevice's warp-per-row kernel
+/// (device/cuda/attention_decode.hpp). n_new = new_offsets[n_seq], from the caller's host copy:
+/// nothing is read back from the device.
 template <class Traits, class S>
 void attention_decode_forward(const ThrustDevice<Traits>& d, S* out, S* key_cache, S* value_cache, S* scores,
                               const S* qkv, const index_t* new_offsets, const index_t* slots,
@@ -92,6 +97,17 @@ void attention_decode_forward(const ThrustDevice<Traits>& d, S* out, S* key_cach
   for_each_index(d, n_new * n_head,
                  functors::DecodeAttend<S>{out, scores, key_cache, value_cache, qkv, new_offsets, slots, past_lengths,
                                            score_offsets, n_seq, n_head, channels, max_len});
+}
+}  // namespace portable
+
+/// The portable kernels unless the system has faster ones (CudaDevice: device/cuda/attention_decode.hpp).
+template <class Traits, class S>
+void attention_decode_forward(const ThrustDevice<Traits>& d, S* out, S* key_cache, S* value_cache, S* scores,
+                              const S* qkv, const index_t* new_offsets, const index_t* slots,
+                              const index_t* past_lengths, const index_t* score_offsets, index_t n_seq, index_t n_new,
+                              index_t n_head, index_t channels, index_t max_len) {
+  portable::attention_decode_forward(d, out, key_cache, value_cache, scores, qkv, new_offsets, slots, past_lengths,
+                                     score_offsets, n_seq, n_new, n_head, channels, max_len);
 }
 
 }  // namespace prefopt::thrust_device
