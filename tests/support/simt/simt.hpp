@@ -161,13 +161,12 @@ struct Fiber {
   Context context;
   dim3 thread_idx;
   FiberState state = FiberState::runnable;
-  // The pending shuffle: this lane's value, lane mask (xor) or source lane (indexed), then the
-  // value it receives.
+  // The pending shuffle: this lane's value and argument, then the value it receives.
   unsigned char value[8];
   unsigned char result[8];
   std::size_t value_size = 0;
-  int lane_mask = 0;
-  bool indexed = false;  // __shfl_sync: lane_mask is the source lane, which may differ per lane
+  int lane_arg = 0;      // __shfl_xor_sync's lane mask, or __shfl_sync's source lane
+  bool indexed = false;  // __shfl_sync: the source lane may differ from lane to lane
   std::size_t shuffles = 0;  // shuffles completed: lanes of a warp must agree on it
 };
 
@@ -276,18 +275,18 @@ inline std::string run_block(Block& b, dim3 block_idx) {
       }
       for (std::size_t i = w0; i < w1; ++i) {
         const Fiber& f = b.fibers[i];
-        if (f.indexed != first.indexed || (!f.indexed && f.lane_mask != first.lane_mask) ||
+        if (f.indexed != first.indexed || (!f.indexed && f.lane_arg != first.lane_arg) ||
             f.value_size != first.value_size || f.shuffles != first.shuffles)
           return fault_at(block_idx, f,
                           "lanes of warp " + std::to_string(w0 / 32) + " meet at different shuffles (" +
-                              (f.indexed ? "source lane " : "lane mask ") + std::to_string(f.lane_mask) + " vs " +
-                              (first.indexed ? "source lane " : "lane mask ") + std::to_string(first.lane_mask) +
+                              (f.indexed ? "source lane " : "lane mask ") + std::to_string(f.lane_arg) + " vs " +
+                              (first.indexed ? "source lane " : "lane mask ") + std::to_string(first.lane_arg) +
                               ", " + std::to_string(f.shuffles) + " vs " + std::to_string(first.shuffles) +
                               " shuffles before)");
       }
       for (std::size_t i = w0; i < w1; ++i) {
         Fiber& f = b.fibers[i];
-        const std::size_t lane = i - w0, arg = static_cast<std::size_t>(f.lane_mask);
+        const std::size_t lane = i - w0, arg = static_cast<std::size_t>(f.lane_arg);
         const Fiber& src = b.fibers[w0 + (f.indexed ? arg : lane ^ arg)];
         std::memcpy(f.result, src.value, f.value_size);
       }
@@ -416,7 +415,7 @@ T shuffle(const char* what, unsigned mask, T value, int arg, bool indexed, int w
                       " outside [0, 32)");
   std::memcpy(f.value, &value, sizeof(T));
   f.value_size = sizeof(T);
-  f.lane_mask = arg;
+  f.lane_arg = arg;
   f.indexed = indexed;
   f.state = FiberState::at_shuffle;
   yield_to_scheduler();

@@ -16,6 +16,25 @@ namespace prefopt::thrust_device::cuda_kernels {
 
 constexpr int att_threads = 128;  // 4 warps, 4 (row, head) tasks per block
 
+// One warp's softmax of a score row of length L over its first `seen` entries, in place:
+// p_j = exp(p_j − max) / Σ, j < seen, and p_j = 0 for seen <= j < L. Lanes stride j, and each lane
+// reads and rewrites only its own entries (j ≡ lane mod 32), so no lane reads another's writes.
+template <class S>
+__device__ __forceinline__ void warp_causal_softmax_row(S* p, index_t seen, index_t L, int lane) {
+  S mx = -INFINITY;
+  for (index_t j = lane; j < seen; j += warp_size) mx = p[j] > mx ? p[j] : mx;
+  mx = warp_max(mx);
+  S sum = 0;
+  for (index_t j = lane; j < seen; j += warp_size) {
+    const S e = std::exp(p[j] - mx);
+    p[j] = e;
+    sum += e;
+  }
+  sum = warp_sum(sum);
+  for (index_t j = lane; j < seen; j += warp_size) p[j] /= sum;
+  for (index_t j = seen + lane; j < L; j += warp_size) p[j] = 0;
+}
+
 // P_ij = exp(S_ij − max_j S_ij) / Σ_j, j <= i, in place; zero above the diagonal.
 template <class S>
 __global__ void __launch_bounds__(att_threads)
@@ -26,19 +45,7 @@ __global__ void __launch_bounds__(att_threads)
   const int lane = threadIdx.x % warp_size;
   const functors::AttentionTask t = functors::attention_task(seq_offsets, att_offsets, n_seq, n_head, task);
   const index_t L = t.L, i = t.i;
-  S* p = att + t.row;
-  S mx = -INFINITY;
-  for (index_t j = lane; j <= i; j += warp_size) mx = p[j] > mx ? p[j] : mx;
-  mx = warp_max(mx);
-  S sum = 0;
-  for (index_t j = lane; j <= i; j += warp_size) {  // each lane rewrites only its own j: no race
-    const S e = std::exp(p[j] - mx);
-    p[j] = e;
-    sum += e;
-  }
-  sum = warp_sum(sum);
-  for (index_t j = lane; j <= i; j += warp_size) p[j] /= sum;
-  for (index_t j = i + 1 + lane; j < L; j += warp_size) p[j] = 0;
+  warp_causal_softmax_row(att + t.row, i + 1, L, lane);
 }
 
 // dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik), j <= i, in place over dP; zero above the diagonal.

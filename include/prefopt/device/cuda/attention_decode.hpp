@@ -9,7 +9,8 @@
 //   attend: one warp per (new row, head), 4 per block. Lanes split the head's channels, so every
 //           key row is read by a whole warp at once and warp_sum (reduce.hpp) closes each dot
 //           product; the score of key t is kept by lane t % 32, which alone exponentiates and
-//           normalises it (no lane reads another's writes, so no __syncwarp is needed); then
+//           normalises it in the attention's warp softmax row (warp_causal_softmax_row,
+//           attention.hpp: no lane reads another's writes, so no __syncwarp is needed); then
 //           lanes split the channels again and walk the keys in order, 32 at a time, taking each
 //           key's probability from its lane with __shfl_sync: y_c = Σ_t p_t v_tc, t ascending,
 //           as the twin sums it.
@@ -22,8 +23,7 @@
 
 #include <cmath>
 
-#include "prefopt/device/cuda/reduce.hpp"
-#include "prefopt/device/thrust/attention.hpp"
+#include "prefopt/device/cuda/attention.hpp"
 
 namespace prefopt::thrust_device::cuda_kernels {
 
@@ -62,23 +62,13 @@ __global__ void __launch_bounds__(decode_threads)
   const S* kc = key_cache + slots[i] * max_len * C + h * hd;
   const S* vc = value_cache + slots[i] * max_len * C + h * hd;
 
-  S mx = -INFINITY;  // the same in every lane: each dot product leaves the butterfly in all of them
   for (index_t t = 0; t < seen; ++t) {
     S part = 0;
     for (index_t c = lane; c < hd; c += warp_size) part += q[c] * kc[t * C + c];
-    const S s = scale * warp_sum(part);
-    if (t % warp_size == lane) p[t] = s;
-    mx = s > mx ? s : mx;
+    const S s = scale * warp_sum(part);  // the butterfly leaves it in every lane
+    if (t % warp_size == lane) p[t] = s;  // the lane that owns entry t in the softmax row below
   }
-  S sum = 0;
-  for (index_t t = lane; t < seen; t += warp_size) {  // lane t % 32 wrote p[t]: it reads only its own
-    const S e = std::exp(p[t] - mx);
-    p[t] = e;
-    sum += e;
-  }
-  sum = warp_sum(sum);
-  for (index_t t = lane; t < seen; t += warp_size) p[t] /= sum;
-  for (index_t t = seen + lane; t < T; t += warp_size) p[t] = 0;
+  warp_causal_softmax_row(p, seen, T, lane);
 
   S* y = out + r * C + h * hd;
   for (index_t c0 = 0; c0 < hd; c0 += warp_size) {
