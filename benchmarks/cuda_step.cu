@@ -6,11 +6,13 @@
 //   bench_cuda_step dpo --config 124m --workload equal --reference precompute --steps 5 --warmup 2
 //   bench_cuda_step dpo --config 124m --workload real --pairs pairs.jsonl --steps 10
 //   bench_cuda_step train --config 124m --seq-len 512 --batch 8 --tf32
+//   bench_cuda_step dpo --config 124m --workload equal --pageable-uploads
 //
 // The first argument picks the benchmark; the rest are the flags of bench_gpt2_step
 // (gpt2_step.hpp) or bench_dpo_step (dpo_step.hpp), whose bodies run here on CudaDevice; --tf32
 // switches the float GEMMs to TF32 tensor cores and --bf16 to bfloat16 ones (set_cuda_gemm_precision,
-// reported as gemm_precision and cublas_math_mode). The JSON
+// reported as gemm_precision and cublas_math_mode); --pageable-uploads turns the pinned, queued
+// host → device uploads off (set_cuda_staged_uploads(false), reported as uploads). The JSON
 // line adds the GPU (cudaGetDeviceProperties), the CUDA runtime/driver and cuBLAS versions, the
 // cuBLAS math mode of prefopt's handle (CUBLAS_DEFAULT_MATH: strict fp32 SGEMM, no TF32 — the
 // precision of PyTorch's default, torch.backends.cuda.matmul.allow_tf32 = False), the GPU memory
@@ -80,6 +82,7 @@ nlohmann::ordered_json device_fields() {
   cublasGetMathMode(h, &mode);
   f["cublas_math_mode"] = math_mode_name(mode);
   f["gemm_precision"] = prefopt::thrust_device::to_string(prefopt::cuda_gemm_precision());
+  f["uploads"] = prefopt::cuda_staged_uploads() ? "staged (pinned, cudaMemcpyAsync)" : "pageable (blocking cudaMemcpy)";
   const char* tf32 = std::getenv("NVIDIA_TF32_OVERRIDE");
   f["nvidia_tf32_override"] = tf32 ? tf32 : "";
   std::size_t free_b = 0, total_b = 0;
@@ -107,11 +110,14 @@ int main(int argc, char** argv) {
   }
   // --tf32 and --bf16 (anywhere after the benchmark's name) are this program's own flags: TF32 or
   // bfloat16 tensor-core GEMMs (set_cuda_gemm_precision), the peers of the PyTorch scripts' --tf32
-  // (allow_tf32) and --bf16 (autocast); the rest goes to the benchmark.
+  // (allow_tf32) and --bf16 (autocast); so is --pageable-uploads. The rest goes to the benchmark.
   std::vector<char*> args(argv + 1, argv + argc);
-  bool tf32 = false, bf16 = false;
+  bool tf32 = false, bf16 = false, pageable = false;
   for (auto it = args.begin(); it != args.end();) {
-    if (std::strcmp(*it, "--tf32") == 0 || std::strcmp(*it, "--bf16") == 0) {
+    if (std::strcmp(*it, "--pageable-uploads") == 0) {
+      pageable = true;
+      it = args.erase(it);
+    } else if (std::strcmp(*it, "--tf32") == 0 || std::strcmp(*it, "--bf16") == 0) {
       (std::strcmp(*it, "--tf32") == 0 ? tf32 : bf16) = true;
       it = args.erase(it);
     } else {
@@ -125,10 +131,14 @@ int main(int argc, char** argv) {
   using prefopt::CudaGemmPrecision;
   const CudaGemmPrecision precision = bf16 ? CudaGemmPrecision::bf16 : tf32 ? CudaGemmPrecision::tf32 : CudaGemmPrecision::fp32;
   prefopt::bench::RunOptions ro;
-  ro.program = "bench_cuda_step " + which + (tf32 ? " --tf32" : bf16 ? " --bf16" : "");
+  ro.program = "bench_cuda_step " + which + (tf32 ? " --tf32" : bf16 ? " --bf16" : "") +
+               (pageable ? " --pageable-uploads" : "");
   ro.device_ready = [&] {
     const int status = device_ready(ro.program.c_str());
-    if (status == 0) prefopt::set_cuda_gemm_precision(precision);
+    if (status == 0) {
+      prefopt::set_cuda_gemm_precision(precision);
+      prefopt::set_cuda_staged_uploads(!pageable);
+    }
     return status;
   };
   ro.device_fields = device_fields;

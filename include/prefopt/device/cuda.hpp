@@ -22,22 +22,88 @@
 #include <thrust/system/cuda/execution_policy.h>
 #include <thrust/system/cuda/vector.h>
 
+#include <atomic>
 #include <cstddef>
+#include <memory>
+#include <vector>
 
 #include "prefopt/device/cuda/cuda_system.hpp"
+#include "prefopt/device/staged_upload_ring.hpp"
 
 namespace prefopt::thrust_device {
+
+/// StagedUploadRing's runtime on CUDA: pinned memory from cudaHostAlloc, copies and events on
+/// the legacy default stream (the one the kernels and cuBLAS run on).
+struct CudaStagingRuntime {
+  using event_type = cudaEvent_t;
+  void* alloc_pinned(std::size_t bytes) {
+    void* p = nullptr;
+    cuda_detail::check_cuda(cudaHostAlloc(&p, bytes, cudaHostAllocPortable), "cudaHostAlloc (upload staging)");
+    return p;
+  }
+  void free_pinned(void* p) noexcept { (void)cudaFreeHost(p); }
+  event_type create_event() {
+    cudaEvent_t e = nullptr;
+    cuda_detail::check_cuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate (upload staging)");
+    return e;
+  }
+  void destroy_event(event_type e) noexcept { (void)cudaEventDestroy(e); }
+  void copy_async(void* dst, const void* src, std::size_t bytes) {
+    cuda_detail::check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, 0), "cudaMemcpyAsync");
+  }
+  void record(event_type e) { cuda_detail::check_cuda(cudaEventRecord(e, 0), "cudaEventRecord (upload staging)"); }
+  void wait(event_type e) { cuda_detail::check_cuda(cudaEventSynchronize(e), "cudaEventSynchronize (upload staging)"); }
+  bool done(event_type e) {
+    const cudaError_t r = cudaEventQuery(e);
+    if (r == cudaErrorNotReady) return false;
+    cuda_detail::check_cuda(r, "cudaEventQuery (upload staging)");
+    return true;
+  }
+  void copy_blocking(void* dst, const void* src, std::size_t bytes) {
+    cuda_detail::check_cuda(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+  }
+};
+
+namespace cuda_detail {
+inline std::atomic<bool>& staged_uploads_flag() {
+  static std::atomic<bool> on{true};
+  return on;
+}
+/// The calling thread's staging ring for the current device (events belong to a device, so a
+/// thread that switches devices gets one ring per device). Freed at thread exit.
+inline StagedUploadRing<CudaStagingRuntime>& upload_ring() {
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  thread_local std::vector<std::unique_ptr<StagedUploadRing<CudaStagingRuntime>>> rings;
+  if (static_cast<std::size_t>(device) >= rings.size()) rings.resize(static_cast<std::size_t>(device) + 1);
+  auto& ring = rings[static_cast<std::size_t>(device)];
+  if (!ring) ring = std::make_unique<StagedUploadRing<CudaStagingRuntime>>(CudaStagingRuntime{});
+  return *ring;
+}
+}  // namespace cuda_detail
+
+/// Host → device uploads staged through pinned memory and queued asynchronously (the default),
+/// or blocking cudaMemcpy calls from the caller's pageable memory (off; for comparisons).
+inline void set_cuda_staged_uploads(bool on) { cuda_detail::staged_uploads_flag().store(on); }
+inline bool cuda_staged_uploads() { return cuda_detail::staged_uploads_flag().load(); }
 
 /// The CUDA runtime under CudaSystemTraits.
 struct CudaRuntime {
   // par_nosync: thrust::cuda::par would wait for every for_each to finish before returning, a
-  // host round trip per kernel (hundreds per training step). Kernels, cuBLAS calls and the
-  // blocking cudaMemcpy of copy() all queue on the legacy default stream, so their order holds
-  // without it; launch errors still surface in last_error(), execution errors at the next copy.
+  // host round trip per kernel (hundreds per training step). Kernels, cuBLAS calls, the staged
+  // uploads' cudaMemcpyAsync and the blocking cudaMemcpy of the downloads all queue on the legacy
+  // default stream, so their order holds without it; launch errors still surface in
+  // last_error(), execution errors at the next download.
   static auto policy() { return thrust::cuda::par_nosync; }
   static void synchronize() { cuda_detail::check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
   static void last_error(const char* what) { cuda_detail::check_cuda(cudaGetLastError(), what); }
   static void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind) {
+    // An upload from pageable memory would first wait for the stream to drain; staged through
+    // pinned memory it is queued behind the kernels instead (device/staged_upload_ring.hpp).
+    if (kind == CopyKind::host_to_device && cuda_staged_uploads()) {
+      cuda_detail::upload_ring().upload(dst, src, bytes);
+      return;
+    }
     const cudaMemcpyKind k = kind == CopyKind::either           ? cudaMemcpyDefault
                              : kind == CopyKind::host_to_device ? cudaMemcpyHostToDevice
                                                                 : cudaMemcpyDeviceToHost;
@@ -68,4 +134,6 @@ using thrust_device::set_cuda_tf32;
 using thrust_device::CudaGemmPrecision;
 using thrust_device::cuda_gemm_precision;
 using thrust_device::set_cuda_gemm_precision;
+using thrust_device::cuda_staged_uploads;
+using thrust_device::set_cuda_staged_uploads;
 }
