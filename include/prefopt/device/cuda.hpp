@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <iostream>
 #include <memory>
 #include <vector>
 
@@ -70,15 +71,30 @@ inline std::atomic<bool>& staged_uploads_flag() {
   return on;
 }
 /// The calling thread's staging ring for the current device (events belong to a device, so a
-/// thread that switches devices gets one ring per device). Freed at thread exit.
-inline StagedUploadRing<CudaStagingRuntime>& upload_ring() {
+/// thread that switches devices gets one ring per device), or nullptr where pinned memory could
+/// not be had (said once on stderr; that device's uploads then stay blocking copies). Freed at
+/// thread exit.
+inline StagedUploadRing<CudaStagingRuntime>* upload_ring() {
   int device = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  thread_local std::vector<std::unique_ptr<StagedUploadRing<CudaStagingRuntime>>> rings;
-  if (static_cast<std::size_t>(device) >= rings.size()) rings.resize(static_cast<std::size_t>(device) + 1);
-  auto& ring = rings[static_cast<std::size_t>(device)];
-  if (!ring) ring = std::make_unique<StagedUploadRing<CudaStagingRuntime>>(CudaStagingRuntime{});
-  return *ring;
+  struct Slot {
+    std::unique_ptr<StagedUploadRing<CudaStagingRuntime>> ring;
+    bool unavailable = false;
+  };
+  thread_local std::vector<Slot> slots;
+  if (static_cast<std::size_t>(device) >= slots.size()) slots.resize(static_cast<std::size_t>(device) + 1);
+  Slot& slot = slots[static_cast<std::size_t>(device)];
+  if (!slot.ring && !slot.unavailable) {
+    try {
+      slot.ring = std::make_unique<StagedUploadRing<CudaStagingRuntime>>(CudaStagingRuntime{});
+    } catch (const Error& e) {
+      (void)cudaGetLastError();  // the failed allocation is not a launch error of the next kernel
+      slot.unavailable = true;
+      std::cerr << "[prefopt] no pinned staging memory on CUDA device " << device << " (" << e.what()
+                << "): host-to-device uploads stay blocking cudaMemcpy calls\n";
+    }
+  }
+  return slot.ring.get();
 }
 }  // namespace cuda_detail
 
@@ -101,8 +117,10 @@ struct CudaRuntime {
     // An upload from pageable memory would first wait for the stream to drain; staged through
     // pinned memory it is queued behind the kernels instead (device/staged_upload_ring.hpp).
     if (kind == CopyKind::host_to_device && cuda_staged_uploads()) {
-      cuda_detail::upload_ring().upload(dst, src, bytes);
-      return;
+      if (auto* ring = cuda_detail::upload_ring()) {
+        ring->upload(dst, src, bytes);
+        return;
+      }
     }
     const cudaMemcpyKind k = kind == CopyKind::either           ? cudaMemcpyDefault
                              : kind == CopyKind::host_to_device ? cudaMemcpyHostToDevice
