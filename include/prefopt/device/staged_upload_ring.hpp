@@ -94,13 +94,8 @@ class StagedUploadRing {
     }
     std::memcpy(arena_ + begin, host_src, bytes);
     runtime_.copy_async(device_dst, arena_ + begin, bytes);
-    event_type e = take_event();
-    try {
-      runtime_.record(e);
-    } catch (...) {
-      free_events_.push_back(e);
-      throw;
-    }
+    const event_type e = take_event();
+    runtime_.record(e);
     pending_.push_back(Pending{begin, end, e});
     head_ = end;
     ++staged_uploads_;
@@ -118,7 +113,6 @@ class StagedUploadRing {
   std::size_t staged_uploads() const noexcept { return staged_uploads_; }
   std::size_t blocking_uploads() const noexcept { return blocking_uploads_; }
   std::size_t waits_for_space() const noexcept { return waits_for_space_; }
-  const unsigned char* arena() const noexcept { return arena_; }
 
  private:
   struct Pending {
